@@ -1,0 +1,12 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
+  // aws-local-stepfunctions ships ESM-only pieces that need transforming
+  transformIgnorePatterns: ['/node_modules/(?!(aws-local-stepfunctions|p-limit|yocto-queue|wildcard-match)/)'],
+  setupFiles: ['<rootDir>/lib/polyfills.ts'],
+  testTimeout: 30000,
+  maxWorkers: 2,
+};

@@ -1,0 +1,147 @@
+import type { GroupInstance, Market, RunnerRegistration } from './ports';
+import type { Settings } from './settings';
+
+/**
+ * The scaling decision, as a pure function of one observation.
+ *
+ * Level-triggered: the target is computed from the whole picture
+ * (busy + queued + headroom, clamped to [floor, max]), never "+1 per event",
+ * so duplicated, lost, reordered or concurrent events cannot make it drift.
+ *
+ *   target  = clamp(floor, max, busy + queued + headroom)
+ *   current = desired capacity (booting instances count: capacity on the way)
+ *   target > current  -> scale out to target   (only the scale-out cooldown applies)
+ *   target < current  -> scale in idle runners only, spot before on-demand,
+ *                        oldest first, never below floor (scale-in cooldown)
+ */
+export type RunnerState = 'booting' | 'idle' | 'busy' | 'offline' | 'unregistered';
+
+export interface FleetMember {
+  instanceId: string;
+  market: Market;
+  launchedAt: number;
+  lifecycleState: string;
+  state: RunnerState;
+  runnerId?: number;
+}
+
+export interface Observation {
+  now: number;
+  group: { desired: number; min: number; max: number };
+  fleet: FleetMember[];
+  ledger: { queued: number; inProgress: number };
+  activity: { version: number; lastScaleOutAt?: number | null; lastScaleInAt?: number | null };
+}
+
+export interface Victim {
+  instanceId: string;
+  runnerId: number;
+}
+
+export type DecisionAction = 'scale_out' | 'scale_in' | 'none';
+
+export interface Decision {
+  action: DecisionAction;
+  current: number;
+  target: number;
+  /** Desired capacity after the action. */
+  desired: number;
+  victims: Victim[];
+  reason: string;
+  counts: { queued: number; busy: number; idle: number; booting: number; offline: number; unregistered: number };
+}
+
+const LEAVING = /^(Terminating|Terminated|Detaching|Detached|Warmed)/;
+
+/** Joins the group's instances with GitHub's registrations (runner name = instance id). */
+export function classifyFleet(
+  instances: readonly GroupInstance[],
+  runners: readonly RunnerRegistration[],
+  now: number,
+  bootTimeoutSeconds: number,
+): FleetMember[] {
+  const runnerByName = new Map(runners.map((runner) => [runner.name, runner]));
+  return instances
+    .filter((instance) => !LEAVING.test(instance.lifecycleState))
+    .map((instance) => {
+      const launchedAt = Date.parse(instance.launchTime);
+      const runner = runnerByName.get(instance.instanceId);
+      let state: RunnerState;
+      if (!runner) state = now - launchedAt > bootTimeoutSeconds * 1000 ? 'unregistered' : 'booting';
+      else if (runner.busy) state = 'busy';
+      else if (runner.status === 'online') state = 'idle';
+      else state = 'offline';
+      return {
+        instanceId: instance.instanceId,
+        market: instance.market,
+        launchedAt,
+        lifecycleState: instance.lifecycleState,
+        state,
+        ...(runner ? { runnerId: runner.id } : {}),
+      };
+    });
+}
+
+export function clamp(floor: number, max: number, value: number): number {
+  return Math.max(floor, Math.min(max, value));
+}
+
+function countStates(fleet: readonly FleetMember[]): Record<RunnerState, number> {
+  const counts: Record<RunnerState, number> = { booting: 0, idle: 0, busy: 0, offline: 0, unregistered: 0 };
+  for (const member of fleet) counts[member.state] += 1;
+  return counts;
+}
+
+/** Spot first (keeps the on-demand floor), then oldest first. */
+export function chooseVictims(fleet: readonly FleetMember[], count: number): Victim[] {
+  if (count <= 0) return [];
+  return fleet
+    .filter((member) => member.state === 'idle' && member.runnerId !== undefined)
+    .sort((a, b) => (a.market === b.market ? a.launchedAt - b.launchedAt : a.market === 'spot' ? -1 : 1))
+    .slice(0, count)
+    .map((member) => ({ instanceId: member.instanceId, runnerId: member.runnerId as number }));
+}
+
+function cooledDown(now: number, since: number | null | undefined, seconds: number): boolean {
+  return since === undefined || since === null || now - since >= seconds * 1000;
+}
+
+export function decide(observation: Observation, settings: Settings): Decision {
+  const { now, group, fleet, ledger, activity } = observation;
+  const states = countStates(fleet);
+  const busy = Math.max(ledger.inProgress, states.busy);
+  const queued = Math.max(0, ledger.queued);
+  const target = clamp(settings.floor, settings.max, busy + queued + settings.headroom);
+  const current = group.desired;
+  const counts = { queued, busy, idle: states.idle, booting: states.booting, offline: states.offline, unregistered: states.unregistered };
+  const none = (reason: string): Decision => ({ action: 'none', current, target, desired: current, victims: [], reason, counts });
+  const demand = `busy ${busy} + queued ${queued} + headroom ${settings.headroom}`;
+
+  if (target > current) {
+    if (!cooledDown(now, activity.lastScaleOutAt, settings.scaleOutCooldownSeconds)) {
+      return none(`scale-out to ${target} held: scale-out cooldown ${settings.scaleOutCooldownSeconds}s`);
+    }
+    return { action: 'scale_out', current, target, desired: target, victims: [], reason: `${demand} -> ${target} > ${current}`, counts };
+  }
+
+  if (target < current) {
+    const lastActivity = Math.max(activity.lastScaleOutAt ?? -Infinity, activity.lastScaleInAt ?? -Infinity);
+    if (!cooledDown(now, Number.isFinite(lastActivity) ? lastActivity : null, settings.scaleInCooldownSeconds)) {
+      return none(`scale-in to ${target} held: scale-in cooldown ${settings.scaleInCooldownSeconds}s`);
+    }
+    const removable = Math.min(current - target, current - settings.floor);
+    const victims = chooseVictims(fleet, removable);
+    if (victims.length === 0) return none(`${current} > target ${target} but no idle runner to remove`);
+    return {
+      action: 'scale_in',
+      current,
+      target,
+      desired: current - victims.length,
+      victims,
+      reason: `${demand} -> ${target} < ${current}: remove ${victims.length} idle`,
+      counts,
+    };
+  }
+
+  return none(`at target ${target} (${demand})`);
+}

@@ -1,0 +1,80 @@
+/**
+ * Small interfaces for every outside system. Lambdas get the AWS/GitHub
+ * implementations (lib/adapters); local mode and the simulator swap in their
+ * own, and nothing else changes.
+ */
+export type Market = 'spot' | 'on-demand';
+
+export interface GroupInstance {
+  instanceId: string;
+  /** Auto Scaling lifecycle state: Pending, Pending:Wait, InService, Terminating, ... */
+  lifecycleState: string;
+  market: Market;
+  /** ISO 8601 launch time. */
+  launchTime: string;
+  protectedFromScaleIn: boolean;
+  instanceType?: string;
+}
+
+export interface GroupState {
+  name: string;
+  desired: number;
+  min: number;
+  max: number;
+  instances: GroupInstance[];
+}
+
+export interface ScalingGroupPort {
+  describe(): Promise<GroupState>;
+  setDesiredCapacity(desired: number): Promise<void>;
+  /** Terminates one chosen instance; with `decrement` the desired capacity drops by one. */
+  terminateInstance(instanceId: string, decrement: boolean): Promise<void>;
+}
+
+export interface RunnerRegistration {
+  id: number;
+  /** Runners are named after their instance id. */
+  name: string;
+  status: 'online' | 'offline';
+  busy: boolean;
+  labels: string[];
+}
+
+export interface GitHubJob {
+  id: number;
+  runId: number;
+  repository: string;
+  status: 'queued' | 'waiting' | 'in_progress' | 'completed' | string;
+  conclusion: string | null;
+  labels: string[];
+  runnerName: string | null;
+  createdAt: string | null;
+}
+
+/** deleted: GitHub removed the registration; busy: GitHub refused (runner is running a job); not_found: already gone. */
+export type DeleteRunnerOutcome = 'deleted' | 'busy' | 'not_found';
+
+export interface JitConfigRequest {
+  name: string;
+  labels: string[];
+  runnerGroupId: number;
+  workFolder?: string;
+}
+
+export interface GitHubPort {
+  listRunners(): Promise<RunnerRegistration[]>;
+  deleteRunner(runnerId: number): Promise<DeleteRunnerOutcome>;
+  /** null when the job no longer exists (deleted run, inaccessible repository). */
+  getJob(repository: string, jobId: number): Promise<GitHubJob | null>;
+  /** Queued jobs GitHub knows of in the scope (used by the reconcile to find lost `queued` webhooks). */
+  listQueuedJobs(): Promise<GitHubJob[]>;
+  generateJitConfig(request: JitConfigRequest): Promise<{ runnerId: number; encodedJitConfig: string }>;
+  /** Requests made so far (for metrics and the simulator's accounting). */
+  readonly requestCount?: number;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
