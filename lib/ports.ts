@@ -78,3 +78,34 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => Date.now() };
+
+/** Where runners register: an organization or one repository. Env form: `org:NAME` or `repo:OWNER/NAME`. */
+export type GitHubScope = { kind: 'org'; org: string } | { kind: 'repo'; owner: string; repo: string };
+
+export function parseGitHubScope(text: string): GitHubScope {
+  const org = /^org:([A-Za-z0-9][A-Za-z0-9-]{0,38})$/.exec(text);
+  if (org) return { kind: 'org', org: org[1] };
+  const repo = /^repo:([A-Za-z0-9][A-Za-z0-9-]{0,38})\/([A-Za-z0-9._-]{1,100})$/.exec(text);
+  if (repo) return { kind: 'repo', owner: repo[1], repo: repo[2] };
+  throw new Error(`GitHub scope must be "org:NAME" or "repo:OWNER/NAME", got "${text}"`);
+}
+
+/**
+ * GitHub credentials, stored as one JSON SecureString in SSM (never in env):
+ * {"type":"pat","token":"..."} or {"type":"app","appId":1,"privateKey":"-----BEGIN...","installationId":2}
+ */
+export type GitHubCredentials =
+  | { type: 'pat'; token: string }
+  | { type: 'app'; appId: number; privateKey: string; installationId: number };
+
+/** The custom event bus, as the webhook function sees it. */
+export interface BusEntry {
+  source: string;
+  detailType: string;
+  detail: unknown;
+}
+
+export interface EventBusPort {
+  /** Resolves with the number of entries the bus did NOT accept (0 = all delivered). */
+  putEvents(entries: BusEntry[]): Promise<{ failedCount: number }>;
+}
