@@ -5,7 +5,9 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
   // aws-local-stepfunctions ships ESM-only pieces that need transforming
-  transformIgnorePatterns: ['/node_modules/(?!(aws-local-stepfunctions|p-limit|yocto-queue|wildcard-match)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(aws-local-stepfunctions|p-limit|yocto-queue|wildcard-match|@octokit/webhooks-methods)/)'],
+  // ESM-only packages without a `require` export condition: point jest at their ESM build, which swc transforms
+  moduleNameMapper: { '^@octokit/webhooks-methods$': '<rootDir>/node_modules/@octokit/webhooks-methods/dist-node/index.js' },
   setupFiles: ['<rootDir>/lib/polyfills.ts'],
   testTimeout: 30000,
   maxWorkers: 2,
