@@ -230,7 +230,7 @@ function matchAnythingBut(argument: unknown, value: Value, path: string): boolea
     const allStrings = argument.every((item) => typeof item === 'string');
     const allNumbers = argument.every((item) => typeof item === 'number');
     if (!allStrings && !allNumbers) throw new EventPatternError(path, '"anything-but" list must be all strings or all numbers');
-    return present && !argument.includes(value);
+    return present && !(argument as unknown[]).includes(value);
   }
   if (isPlainObject(argument) && Object.keys(argument).length === 1) {
     const [operator] = Object.keys(argument);
