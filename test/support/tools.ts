@@ -18,11 +18,14 @@ export function findTool(name: string): string | null {
   }
   for (const candidate of candidates) {
     if (!existsSync(candidate)) continue;
-    try {
-      execFileSync(candidate, ['--version'], { stdio: 'ignore', timeout: 20000 });
-      return candidate;
-    } catch {
-      /* a pyenv shim for a tool that is not installed in the active version */
+    // moto_server has no --version; --help exits 0 for every tool here.
+    for (const probe of ['--version', '--help']) {
+      try {
+        execFileSync(candidate, [probe], { stdio: 'ignore', timeout: 20000 });
+        return candidate;
+      } catch {
+        /* a pyenv shim for a tool that is not installed in the active version */
+      }
     }
   }
   return null;

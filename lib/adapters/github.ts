@@ -1,0 +1,519 @@
+import { createAppAuth } from '@octokit/auth-app';
+import { Octokit } from '@octokit/rest';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
+import { z } from 'zod';
+import type {
+  DeleteRunnerOutcome,
+  GitHubCredentials,
+  GitHubJob,
+  GitHubPort,
+  GitHubScope,
+  JitConfigRequest,
+  RunnerRegistration,
+} from '../ports';
+
+/**
+ * GitHubPort over @octokit/rest: organization or repository scope, a PAT or a
+ * GitHub App installation (token minted and cached by @octokit/auth-app).
+ *
+ * Every request goes through one wrapper that counts it and handles GitHub's
+ * failure modes without ever spinning: 5xx and network errors are retried with
+ * capped exponential backoff; an exhausted primary rate limit
+ * (`x-ratelimit-remaining: 0`) waits until `x-ratelimit-reset` and a secondary
+ * limit honours `retry-after`, but only within a wait budget: beyond it the
+ * caller gets a RateLimitedError saying when the limit lifts, so a Lambda never
+ * sleeps past its own timeout.
+ */
+
+export interface GitHubLogger {
+  warn(message: string, extra?: Record<string, unknown>): void;
+  debug?(message: string, extra?: Record<string, unknown>): void;
+}
+
+export interface GitHubRetryOptions {
+  /** Attempts for one request on 5xx/network errors (first try included). */
+  maxAttempts?: number;
+  /** First backoff delay; doubles each attempt, with jitter. */
+  baseDelayMs?: number;
+  /** Cap on one backoff delay. */
+  maxDelayMs?: number;
+  /** Longest single wait for a rate limit to lift; a later reset throws RateLimitedError. */
+  maxRateLimitWaitMs?: number;
+  /** How many rate-limit waits one request may make. */
+  maxRateLimitWaits?: number;
+  /** Per-attempt timeout. */
+  requestTimeoutMs?: number;
+  /** Injected in tests so waits take no real time. */
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+  random?: () => number;
+}
+
+export interface GitHubPortOptions {
+  scope: GitHubScope;
+  auth: GitHubCredentials | (() => Promise<GitHubCredentials>);
+  /** API root; GitHub Enterprise Server (`https://HOST/api/v3`) or the local simulated GitHub. */
+  baseUrl?: string;
+  logger?: GitHubLogger;
+  retry?: GitHubRetryOptions;
+  /** Organization scope: repositories (names or owner/name) to search for queued jobs instead of all accessible ones. */
+  repositories?: string[];
+  /** Organization scope: at most this many repositories searched for queued jobs (most recently pushed first). */
+  maxRepositories?: number;
+  /** Per repository: at most this many workflow runs inspected for queued jobs. */
+  maxRunsPerRepository?: number;
+  /** Runs older than this are ignored by listQueuedJobs (GitHub cancels self-hosted jobs queued for 24-48 h). */
+  queuedJobLookbackHours?: number;
+}
+
+/** GitHub's rate limit is exhausted until `retryAt`, later than the caller is willing to wait. */
+export class RateLimitedError extends Error {
+  constructor(
+    readonly retryAt: Date,
+    readonly kind: 'primary' | 'secondary',
+  ) {
+    super(`GitHub ${kind} rate limit exhausted; retry after ${retryAt.toISOString()}`);
+    this.name = 'RateLimitedError';
+  }
+}
+
+/** GitHub answered with an error the adapter does not translate (401, 403 without rate limit, 422 on POST, ...). */
+export class GitHubApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly route: string,
+    detail: string,
+  ) {
+    super(`GitHub ${route} failed with ${status}: ${detail}`);
+    this.name = 'GitHubApiError';
+  }
+}
+
+const DEFAULT_RETRY = {
+  maxAttempts: 4,
+  baseDelayMs: 500,
+  maxDelayMs: 8_000,
+  maxRateLimitWaitMs: 20_000,
+  maxRateLimitWaits: 2,
+  requestTimeoutMs: 10_000,
+} as const;
+
+/** Octokit's RequestError, structurally (the class lives in an ESM-only package). */
+interface HttpError {
+  status: number;
+  message: string;
+  response?: { headers?: Record<string, string | number | undefined>; data?: unknown };
+}
+
+function asHttpError(error: unknown): HttpError | undefined {
+  if (error && typeof error === 'object' && typeof (error as { status?: unknown }).status === 'number') {
+    return error as HttpError;
+  }
+  return undefined;
+}
+
+function header(error: HttpError, name: string): string | undefined {
+  const value = error.response?.headers?.[name];
+  return value === undefined ? undefined : String(value);
+}
+
+/** GitHub's one-line reason, without anything from our request (which may carry a JIT config or token). */
+function reasonOf(error: HttpError): string {
+  const data = error.response?.data as { message?: unknown } | undefined;
+  return typeof data?.message === 'string' ? data.message.slice(0, 300) : `HTTP ${error.status}`;
+}
+
+/**
+ * How long to wait before retrying a rate-limited request, or undefined when
+ * the 403/429 is not a rate limit (a permission problem must not be retried).
+ */
+export function rateLimitWaitMs(error: HttpError, now: number): { waitMs: number; kind: 'primary' | 'secondary' } | undefined {
+  if (error.status !== 403 && error.status !== 429) return undefined;
+  const retryAfter = header(error, 'retry-after');
+  if (retryAfter !== undefined && /^\d+$/.test(retryAfter)) {
+    return { waitMs: Number(retryAfter) * 1000, kind: 'secondary' };
+  }
+  if (header(error, 'x-ratelimit-remaining') === '0') {
+    const reset = Number(header(error, 'x-ratelimit-reset'));
+    // One extra second: GitHub's reset is in whole seconds and clocks drift.
+    const waitMs = Number.isFinite(reset) ? Math.max(1000, reset * 1000 - now + 1000) : 60_000;
+    return { waitMs, kind: 'primary' };
+  }
+  // GitHub's guidance for a secondary limit without retry-after: wait at least a minute.
+  if (error.status === 429 || /secondary rate limit/i.test(reasonOf(error))) {
+    return { waitMs: 60_000, kind: 'secondary' };
+  }
+  return undefined;
+}
+
+/** Exponential backoff with full jitter on the upper half, capped. */
+export function backoffMs(attempt: number, baseDelayMs: number, maxDelayMs: number, random: () => number): number {
+  const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
+  return Math.round(ceiling / 2 + (ceiling / 2) * random());
+}
+
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+const silentOctokitLog = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
+function splitRepository(repository: string): { owner: string; repo: string } {
+  const match = /^([^/\s]+)\/([^/\s]+)$/.exec(repository);
+  if (!match) throw new Error(`repository must be "owner/name", got "${repository}"`);
+  return { owner: match[1], repo: match[2] };
+}
+
+type RawJob = {
+  id: number;
+  run_id: number;
+  status: string;
+  conclusion: string | null;
+  labels: string[];
+  runner_name: string | null;
+  created_at?: string | null;
+};
+
+function toJob(raw: RawJob, repository: string): GitHubJob {
+  return {
+    id: raw.id,
+    runId: raw.run_id,
+    repository,
+    status: raw.status,
+    conclusion: raw.conclusion ?? null,
+    labels: raw.labels ?? [],
+    runnerName: raw.runner_name ?? null,
+    createdAt: raw.created_at ?? null,
+  };
+}
+
+type RawRunner = { id: number; name: string; status: string; busy: boolean; labels: Array<{ name: string }> };
+
+function toRunner(raw: RawRunner): RunnerRegistration {
+  return {
+    id: raw.id,
+    name: raw.name,
+    status: raw.status === 'online' ? 'online' : 'offline',
+    busy: Boolean(raw.busy),
+    labels: (raw.labels ?? []).map((label) => label.name),
+  };
+}
+
+export function createGitHubPort(options: GitHubPortOptions): GitHubPort & { readonly requestCount: number } {
+  const retry = { ...DEFAULT_RETRY, ...options.retry };
+  const sleep = options.retry?.sleep ?? realSleep;
+  const now = options.retry?.now ?? Date.now;
+  const random = options.retry?.random ?? Math.random;
+  const logger = options.logger;
+  const scope = options.scope;
+  let requestCount = 0;
+  let credentialsKind: GitHubCredentials['type'] | undefined;
+
+  async function withRetries<T>(route: string, attemptOnce: () => Promise<T>): Promise<T> {
+    let attempt = 0;
+    let rateLimitWaits = 0;
+    for (;;) {
+      attempt += 1;
+      requestCount += 1;
+      try {
+        return await attemptOnce();
+      } catch (error) {
+        const http = asHttpError(error);
+        if (!http) throw error;
+        const limited = rateLimitWaitMs(http, now());
+        if (limited) {
+          const retryAt = new Date(now() + limited.waitMs);
+          if (limited.waitMs > retry.maxRateLimitWaitMs || rateLimitWaits >= retry.maxRateLimitWaits) {
+            logger?.warn('GitHub rate limit exhausted beyond the wait budget', { route, kind: limited.kind, retryAt: retryAt.toISOString() });
+            throw new RateLimitedError(retryAt, limited.kind);
+          }
+          rateLimitWaits += 1;
+          attempt -= 1; // a rate-limit wait is not a failed attempt
+          logger?.warn('GitHub rate limited; waiting', { route, kind: limited.kind, waitMs: limited.waitMs });
+          await sleep(limited.waitMs);
+          continue;
+        }
+        if (http.status >= 500 && attempt < retry.maxAttempts) {
+          const delay = backoffMs(attempt, retry.baseDelayMs, retry.maxDelayMs, random);
+          logger?.warn('GitHub server error; retrying', { route, status: http.status, attempt, delayMs: delay });
+          await sleep(delay);
+          continue;
+        }
+        throw error;
+      }
+    }
+  }
+
+  let octokitPromise: Promise<Octokit> | undefined;
+  function client(): Promise<Octokit> {
+    octokitPromise ??= (async () => {
+      const credentials = typeof options.auth === 'function' ? await options.auth() : options.auth;
+      credentialsKind = credentials.type;
+      const common = { baseUrl: options.baseUrl, log: silentOctokitLog, userAgent: 'runner-autoscaler' };
+      const octokit =
+        credentials.type === 'app'
+          ? new Octokit({
+              ...common,
+              authStrategy: createAppAuth,
+              auth: { appId: credentials.appId, privateKey: credentials.privateKey, installationId: credentials.installationId },
+            })
+          : new Octokit({ ...common, auth: credentials.token });
+      // Registered after the auth hook, so this wrapper is the outermost: every
+      // HTTP request (the installation-token request included) is counted and retried here.
+      octokit.hook.wrap('request', (request, requestOptions) =>
+        withRetries(`${requestOptions.method} ${requestOptions.url}`, async () =>
+          request({
+            ...requestOptions,
+            request: { ...requestOptions.request, signal: AbortSignal.timeout(retry.requestTimeoutMs) },
+          }),
+        ),
+      );
+      return octokit;
+    })().catch((error) => {
+      octokitPromise = undefined; // credentials may load on the next call
+      throw error;
+    });
+    return octokitPromise;
+  }
+
+  const scopePath = scope.kind === 'org' ? `/orgs/${scope.org}` : `/repos/${scope.owner}/${scope.repo}`;
+
+  function statusOf(error: unknown): number | undefined {
+    return asHttpError(error)?.status;
+  }
+
+  function translate(error: unknown, route: string): never {
+    const http = asHttpError(error);
+    if (http) throw new GitHubApiError(http.status, route, reasonOf(http));
+    throw error;
+  }
+
+  async function listRunners(name?: string): Promise<RunnerRegistration[]> {
+    const octokit = await client();
+    const route = `GET ${scopePath}/actions/runners`;
+    try {
+      const runners = await octokit.paginate<RawRunner>(route, { per_page: 100, ...(name ? { name } : {}) });
+      return runners.map(toRunner);
+    } catch (error) {
+      return translate(error, route);
+    }
+  }
+
+  async function deleteRunner(runnerId: number): Promise<DeleteRunnerOutcome> {
+    const octokit = await client();
+    const route = `DELETE ${scopePath}/actions/runners/{runner_id}`;
+    try {
+      await octokit.request(route, { runner_id: runnerId });
+      return 'deleted';
+    } catch (error) {
+      // GitHub refuses to remove a runner that is running a job with 422.
+      if (statusOf(error) === 422) return 'busy';
+      if (statusOf(error) === 404) return 'not_found';
+      return translate(error, route);
+    }
+  }
+
+  async function getJob(repository: string, jobId: number): Promise<GitHubJob | null> {
+    const { owner, repo } = splitRepository(repository);
+    const octokit = await client();
+    const route = 'GET /repos/{owner}/{repo}/actions/jobs/{job_id}';
+    try {
+      const { data } = await octokit.request(route, { owner, repo, job_id: jobId });
+      return toJob(data as RawJob, repository);
+    } catch (error) {
+      if (statusOf(error) === 404 || statusOf(error) === 410) return null;
+      return translate(error, route);
+    }
+  }
+
+  async function repositoriesToSearch(octokit: Octokit): Promise<string[]> {
+    if (scope.kind === 'repo') return [`${scope.owner}/${scope.repo}`];
+    const limit = options.maxRepositories ?? 30;
+    if (options.repositories?.length) {
+      return options.repositories.slice(0, limit).map((name) => (name.includes('/') ? name : `${scope.org}/${name}`));
+    }
+    type RawRepository = { full_name: string; archived?: boolean; pushed_at?: string | null; owner?: { login: string } };
+    let repositories: RawRepository[];
+    if (credentialsKind === 'app') {
+      // Bounded: at most 10 pages of installation repositories.
+      let pages = 0;
+      repositories = await octokit.paginate('GET /installation/repositories', { per_page: 100 }, (response, done) => {
+        pages += 1;
+        if (pages >= 10) done();
+        return response.data as unknown as RawRepository[];
+      });
+      repositories = repositories.filter((repository) => repository.owner?.login?.toLowerCase() === scope.org.toLowerCase());
+    } else {
+      const { data } = await octokit.request('GET /orgs/{org}/repos', { org: scope.org, sort: 'pushed', direction: 'desc', per_page: Math.min(100, limit) });
+      repositories = data as RawRepository[];
+    }
+    return repositories
+      .filter((repository) => !repository.archived)
+      .sort((a, b) => String(b.pushed_at ?? '').localeCompare(String(a.pushed_at ?? '')))
+      .slice(0, limit)
+      .map((repository) => repository.full_name);
+  }
+
+  async function listQueuedJobs(): Promise<GitHubJob[]> {
+    const octokit = await client();
+    const maxRuns = options.maxRunsPerRepository ?? 50;
+    const since = new Date(now() - (options.queuedJobLookbackHours ?? 48) * 3600_000).toISOString();
+    const jobs: GitHubJob[] = [];
+    let repositories: string[];
+    try {
+      repositories = await repositoriesToSearch(octokit);
+    } catch (error) {
+      return translate(error, 'list repositories');
+    }
+    for (const repository of repositories) {
+      const { owner, repo } = splitRepository(repository);
+      // A run is `in_progress` as soon as one of its jobs starts, while others may still wait for a runner.
+      const runs: Array<{ id: number }> = [];
+      for (const status of ['queued', 'in_progress'] as const) {
+        try {
+          const { data } = await octokit.request('GET /repos/{owner}/{repo}/actions/runs', {
+            owner,
+            repo,
+            status,
+            created: `>=${since}`,
+            per_page: Math.min(100, maxRuns),
+          });
+          runs.push(...(data.workflow_runs as Array<{ id: number }>));
+        } catch (error) {
+          if (statusOf(error) === 404) continue; // repository gone or Actions disabled
+          return translate(error, `GET /repos/${repository}/actions/runs`);
+        }
+      }
+      for (const run of runs.slice(0, maxRuns)) {
+        try {
+          const runJobs = await octokit.paginate<RawJob>('GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs', {
+            owner,
+            repo,
+            run_id: run.id,
+            filter: 'latest',
+            per_page: 100,
+          });
+          jobs.push(...runJobs.filter((job) => job.status === 'queued').map((job) => toJob(job, repository)));
+        } catch (error) {
+          if (statusOf(error) === 404) continue; // run deleted meanwhile
+          return translate(error, `GET /repos/${repository}/actions/runs/${run.id}/jobs`);
+        }
+      }
+    }
+    return jobs;
+  }
+
+  async function requestJitConfig(request: JitConfigRequest): Promise<{ runnerId: number; encodedJitConfig: string }> {
+    const octokit = await client();
+    const { data } = await octokit.request(`POST ${scopePath}/actions/runners/generate-jitconfig`, {
+      name: request.name,
+      runner_group_id: request.runnerGroupId,
+      labels: request.labels,
+      work_folder: request.workFolder ?? '_work',
+    });
+    const body = data as { runner?: { id?: number }; encoded_jit_config?: string };
+    if (typeof body.encoded_jit_config !== 'string' || typeof body.runner?.id !== 'number') {
+      throw new Error('GitHub generate-jitconfig answered without runner.id or encoded_jit_config');
+    }
+    return { runnerId: body.runner.id, encodedJitConfig: body.encoded_jit_config };
+  }
+
+  async function generateJitConfig(request: JitConfigRequest): Promise<{ runnerId: number; encodedJitConfig: string }> {
+    const route = `POST ${scopePath}/actions/runners/generate-jitconfig`;
+    if (!request.name || request.labels.length === 0) throw new Error('a JIT runner needs a name and at least one label');
+    try {
+      return await requestJitConfig(request);
+    } catch (error) {
+      // 409: a runner with this name exists, typically because a retried POST
+      // succeeded the first time and its answer was lost. Such a registration
+      // was never handed to a machine, so replace it once if it is idle.
+      if (statusOf(error) === 409) {
+        const stale = (await listRunners(request.name)).find((runner) => runner.name === request.name);
+        if (stale && !stale.busy && (await deleteRunner(stale.id)) !== 'busy') {
+          logger?.warn('replaced a stale runner registration with the same name', { name: request.name, runnerId: stale.id });
+          try {
+            return await requestJitConfig(request);
+          } catch (retryError) {
+            return translate(retryError, route);
+          }
+        }
+      }
+      return translate(error, route);
+    }
+  }
+
+  return {
+    listRunners: () => listRunners(),
+    deleteRunner,
+    getJob,
+    listQueuedJobs,
+    generateJitConfig,
+    get requestCount() {
+      return requestCount;
+    },
+  };
+}
+
+const credentialsSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('pat'), token: z.string().min(1) }),
+  z.object({
+    type: z.literal('app'),
+    appId: z.coerce.number().int().positive(),
+    // Keys pasted into the console often arrive with literal "\n".
+    privateKey: z
+      .string()
+      .min(1)
+      .transform((key) => key.replace(/\\n/g, '\n'))
+      .refine((key) => key.includes('PRIVATE KEY'), 'must be a PEM private key'),
+    installationId: z.coerce.number().int().positive(),
+  }),
+]);
+
+/**
+ * Parses the credentials JSON. Error messages name the offending fields only,
+ * never a value: the input is a secret.
+ */
+export function parseGitHubCredentials(text: string, source = 'GitHub credentials'): GitHubCredentials {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error(`${source} is not valid JSON (expected {"type":"pat","token":...} or {"type":"app","appId":...,"privateKey":...,"installationId":...})`);
+  }
+  const parsed = credentialsSchema.safeParse(json);
+  if (!parsed.success) {
+    const fields = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'type'}: ${issue.code === 'invalid_union' ? 'must be "pat" or "app"' : 'invalid'}`);
+    throw new Error(`${source} is invalid (${[...new Set(fields)].join('; ')})`);
+  }
+  return parsed.data;
+}
+
+export interface LoadCredentialsOptions {
+  /** An SSM client for another endpoint (moto, LocalStack); the default client uses the Lambda's region. */
+  ssmClient?: SSMClient;
+  /** How long the decrypted value is kept in this container (a rotation is picked up after this). */
+  maxAgeSeconds?: number;
+  /** Skip the cache (after GitHub rejected the cached credentials, say). */
+  forceRefresh?: boolean;
+}
+
+const providers = new WeakMap<SSMClient, SSMProvider>();
+let defaultProvider: SSMProvider | undefined;
+
+/**
+ * Reads the GitHub credentials from an SSM SecureString, decrypted, cached per
+ * container for `maxAgeSeconds` by Powertools. The value is never logged and
+ * parsed here rather than by Powertools' JSON transform, whose error message
+ * would quote the secret.
+ */
+export async function loadGitHubCredentials(parameterName: string, options: LoadCredentialsOptions = {}): Promise<GitHubCredentials> {
+  let provider: SSMProvider;
+  if (options.ssmClient) {
+    provider = providers.get(options.ssmClient) ?? new SSMProvider({ awsSdkV3Client: options.ssmClient });
+    providers.set(options.ssmClient, provider);
+  } else {
+    provider = defaultProvider ??= new SSMProvider({ clientConfig: { maxAttempts: 5 } });
+  }
+  const text = await provider.get(parameterName, { decrypt: true, maxAge: options.maxAgeSeconds ?? 900, forceFetch: options.forceRefresh ?? false });
+  if (typeof text !== 'string' || text.length === 0) throw new Error(`SSM parameter ${parameterName} has no value`);
+  return parseGitHubCredentials(text, `SSM parameter ${parameterName}`);
+}
