@@ -1,0 +1,4 @@
+import { realWebhookDeps } from '../../src/real-deps';
+import { createWebhookHandler } from '../../src/webhook';
+
+export const handler = createWebhookHandler(realWebhookDeps);
