@@ -1,2 +1,104 @@
-// Placeholder until the local mode lands (issue 7): explains what is coming and exits cleanly.
-console.log('runner-autoscaler local mode is being built: `npm test` runs the suite today.');
+import '../lib/polyfills';
+import { Command, InvalidArgumentError } from 'commander';
+import pc from 'picocolors';
+import { ConfigError } from '../lib/config';
+import { loadLocalEnv } from './config';
+import { PortInUseError, startLocalStack, type LocalStack } from './stack';
+
+/** `npm start`: the whole pipeline on this machine (see docs/local-mode.md). */
+function number(name: string, min: number, max: number) {
+  return (value: string) => {
+    const parsed = Number(value);
+    if (!Number.isFinite(parsed) || parsed < min || parsed > max) throw new InvalidArgumentError(`${name} must be a number from ${min} to ${max}`);
+    return parsed;
+  };
+}
+
+function banner(stack: LocalStack, options: { bootSeconds: number; reconcileSeconds: number; dataDir?: string; secretFromEnv: boolean }): string {
+  const line = (label: string, value: string) => `  ${pc.dim(label.padEnd(16))} ${value}`;
+  return [
+    '',
+    pc.bold('runner-autoscaler — local mode'),
+    '',
+    line('Dashboard', pc.cyan(stack.urls.dashboard)),
+    line('Webhook', `POST ${stack.urls.webhook}`),
+    line('State', `GET  ${stack.urls.state}`),
+    line('Queue jobs', `POST ${stack.urls.simJobs}  {"labels":["self-hosted","linux","x64"],"durationSeconds":30,"count":5}`),
+    line('DynamoDB', `${stack.urls.dynamodb}  (table ${stack.tableName}${options.dataDir ? `, data in ${options.dataDir}` : ', in memory'})`),
+    line('Simulated GitHub', stack.urls.github),
+    line('Webhook secret', `${stack.webhookSecret}  ${pc.dim(options.secretFromEnv ? '(from WEBHOOK_SECRET)' : '(generated; set WEBHOOK_SECRET to choose one)')}`),
+    line('Pool', `${stack.pool}  (instances boot in ${options.bootSeconds} s, reconcile every ${options.reconcileSeconds} s)`),
+    '',
+    `  Try: ${pc.bold('npm run demo')} in another terminal. Ctrl-C stops everything.`,
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  let env;
+  try {
+    env = loadLocalEnv();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(pc.red(error.message));
+      process.exit(2);
+    }
+    throw error;
+  }
+  const program = new Command()
+    .name('npm start --')
+    .description('Run the autoscaler pipeline locally: webhook, event bus, state machine, DynamoDB, simulated fleet and GitHub.')
+    .option('--port <port>', 'HTTP port (env PORT)', number('--port', 0, 65535), env.PORT ?? 3000)
+    .option('--boot-seconds <s>', 'seconds from launch until an instance has a registered runner', number('--boot-seconds', 0, 3600), 10)
+    .option('--reconcile-seconds <s>', 'period of the schedule rule (the reconcile)', number('--reconcile-seconds', 1, 3600), 30)
+    .option('--data-dir <dir>', 'keep DynamoDB data in this directory (default: in memory)')
+    .option('--aws-endpoint <url>', 'use real AWS adapters against this endpoint, e.g. moto_server (env AWS_ENDPOINT_URL)', env.AWS_ENDPOINT_URL)
+    .option('--pool <name>', 'pool name', 'default')
+    .parse();
+  const options = program.opts<{ port: number; bootSeconds: number; reconcileSeconds: number; dataDir?: string; awsEndpoint?: string; pool: string }>();
+
+  let stack: LocalStack;
+  try {
+    stack = await startLocalStack({
+      port: options.port,
+      bootSeconds: options.bootSeconds,
+      reconcileSeconds: options.reconcileSeconds,
+      dataDir: options.dataDir,
+      awsEndpoint: options.awsEndpoint,
+      webhookSecret: env.WEBHOOK_SECRET,
+      pool: options.pool,
+      logLevel: env.LOCAL_LOG_LEVEL ?? 'WARN',
+    });
+  } catch (error) {
+    console.error(pc.red(`Could not start: ${(error as Error).message}`));
+    process.exit(1);
+  }
+  console.log(banner(stack, { ...options, secretFromEnv: env.WEBHOOK_SECRET !== undefined }));
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) {
+      console.error('Stopping already; press Ctrl-C again to force.');
+      process.exit(130);
+    }
+    stopping = true;
+    console.log(`\n${signal}: stopping (finishing running executions)...`);
+    const force = setTimeout(() => {
+      console.error('Shutdown took longer than 10 s; exiting.');
+      process.exit(1);
+    }, 10000);
+    force.unref();
+    void stack.stop().then(() => {
+      console.log('Stopped; all ports freed.');
+      process.exit(0);
+    });
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+void main().catch((error: unknown) => {
+  if (error instanceof PortInUseError) console.error(pc.red(error.message));
+  else console.error(pc.red(`Unexpected failure: ${error instanceof Error ? error.stack : String(error)}`));
+  process.exit(1);
+});

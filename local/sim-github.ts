@@ -481,7 +481,8 @@ export class SimGitHub {
       const tail = m[4];
       if (!tail && method === 'GET') {
         this.count(`GET /${scope}/actions/runners`);
-        const all = [...this.runners.values()].sort((a, b) => a.id - b.id);
+        const name = url.searchParams.get('name');
+        const all = [...this.runners.values()].filter((r) => !name || r.name === name).sort((a, b) => a.id - b.id);
         return { status: 200, body: { total_count: all.length, runners: paginate(all).map((r) => this.runnerJson(r)) } };
       }
       if (tail === 'generate-jitconfig' && method === 'POST') {
@@ -615,7 +616,8 @@ export class SimGitHub {
         id,
         repository: jobs[0].repository,
         createdAt: jobs[0].createdAt,
-        status: jobs.every((j) => j.status === 'completed') ? 'completed' : jobs.some((j) => j.status === 'queued') ? 'queued' : 'in_progress',
+        // GitHub: a run is in_progress as soon as one of its jobs started, although others may still wait.
+        status: jobs.every((j) => j.status === 'completed') ? 'completed' : jobs.every((j) => j.status === 'queued') ? 'queued' : 'in_progress',
       }));
   }
 
@@ -675,7 +677,7 @@ export class SimGitHub {
   }
 
   private repoJson(name: string, index: number): Record<string, unknown> {
-    return { id: 100000 + index, name, full_name: `${this.org}/${name}`, owner: { login: this.org, type: 'Organization' }, private: true };
+    return { id: 100000 + index, name, full_name: `${this.org}/${name}`, owner: { login: this.org, type: 'Organization' }, private: true, archived: false, pushed_at: this.isoNow() };
   }
 
   private deliveryJson(d: SimDelivery): Record<string, unknown> {
