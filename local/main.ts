@@ -1,4 +1,5 @@
 import '../lib/polyfills';
+import './esm-interop';
 import { Command, InvalidArgumentError } from 'commander';
 import pc from 'picocolors';
 import { ConfigError } from '../lib/config';
