@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { startLocalStack, type LocalStack } from '../../local/stack';
-import { getState, queueJobs, until } from './support';
+import { describeWithAutoScaler, getState, queueJobs, until } from './support';
 
 /** The dashboard in a real headless Chromium (Debian's `chromium`); skips, saying why, where it is absent. */
 const CHROMIUM = '/usr/bin/chromium';
@@ -24,7 +24,7 @@ if (!existsSync(CHROMIUM)) {
     it('needs chromium', () => undefined);
   });
 } else {
-  describe('dashboard in headless Chromium', () => {
+  describeWithAutoScaler('dashboard in headless Chromium', () => {
     let stack: LocalStack;
     let browser: Browser;
 

@@ -1,12 +1,12 @@
 import { startLocalStack, type LocalStack } from '../../local/stack';
-import { getState, queueJobs, until } from './support';
+import { describeWithAutoScaler, getState, queueJobs, until } from './support';
 
 /**
  * The issue's end-to-end scenario on the real pipeline: signed webhooks from
  * the simulated GitHub, the real webhook handler, the template's rules, the
  * real ASL file and Task handlers, dynalite, the simulated fleet.
  */
-describe('local stack, end to end', () => {
+describeWithAutoScaler('local stack, end to end', () => {
   const served = ['self-hosted', 'linux', 'x64'];
   const settings = { floor: 1, max: 6, headroom: 1, scaleOutCooldownSeconds: 0, scaleInCooldownSeconds: 2, labels: served };
   let stack: LocalStack;

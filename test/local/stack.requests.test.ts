@@ -1,9 +1,9 @@
 import { createServer } from 'node:net';
 import { PortInUseError, startLocalStack, type LocalStack } from '../../local/stack';
-import { getState, postWebhook, queueJobs, signed, until } from './support';
+import { describeWithAutoScaler, getState, postWebhook, queueJobs, signed, until } from './support';
 
 /** Bad requests through the local API Gateway stand-in: a clear 4xx, and nothing changes. */
-describe('local stack, bad requests', () => {
+describeWithAutoScaler('local stack, bad requests', () => {
   let stack: LocalStack;
 
   beforeAll(async () => {
@@ -97,6 +97,9 @@ describe('local stack, ports', () => {
     }
   });
 
+});
+
+describeWithAutoScaler('local stack, shutdown', () => {
   it('frees every port on stop', async () => {
     const stack = await startLocalStack({ port: 0, bootSeconds: 0.1, logLevel: 'SILENT' });
     const urls = [stack.urls.state, `${stack.urls.dynamodb}/`, `${stack.urls.github}/orgs/x/actions/runners`];
