@@ -46,11 +46,12 @@ export type WebhookHandler = (event: APIGatewayProxyEventV2) => Promise<WebhookR
 const DELIVERY_ID = /^[A-Za-z0-9._:-]{1,100}$/;
 const EVENT_NAME = /^[a-z_]{1,64}$/;
 
+/** Reasons quote request content (labels, action); control characters are replaced so a reason stays one line. */
 function answer(statusCode: number, message: string, extra: Record<string, string> = {}): WebhookResponse {
   return {
     statusCode,
     headers: { 'content-type': 'application/json', ...extra },
-    body: JSON.stringify({ message }),
+    body: JSON.stringify({ message: message.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, '?') }),
   };
 }
 
@@ -140,7 +141,7 @@ async function decide(
   if (!slim.ok) return answer(400, slim.reason);
   const job: WorkflowJobEvent = slim.event;
   if (!runnerCanTakeJob(deps.servedLabels, job.labels)) {
-    return answer(202, `ignored: labels [${job.labels.join(',').slice(0, 200)}] are not served by this pool`);
+    return answer(202, `ignored: labels ${JSON.stringify(job.labels).slice(0, 200)} are not served by this pool`);
   }
 
   let failedCount: number;
