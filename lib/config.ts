@@ -13,12 +13,17 @@ export class ConfigError extends Error {
   }
 }
 
-export function loadConfig<T extends z.ZodType>(schema: T, env: Record<string, string | undefined> = process.env): z.infer<T> {
+/** Any zod schema, classic or `zod/mini` (bundle-size-sensitive functions use the latter). */
+type EnvSchema = z.core.$ZodType & {
+  safeParse(input: unknown): { success: true; data: unknown } | { success: false; error: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string }> } };
+};
+
+export function loadConfig<T extends EnvSchema>(schema: T, env: Record<string, string | undefined> = process.env): z.infer<T> {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`));
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.map(String).join('.') || '(root)'}: ${issue.message}`));
   }
-  return parsed.data;
+  return parsed.data as z.infer<T>;
 }
 
 /** Memoises a factory so config and clients are built once per container, on first use. */
@@ -27,7 +32,7 @@ export function once<T>(factory: () => T): () => T {
   return () => (value ??= { v: factory() }).v;
 }
 
-/** Comma-separated list in an environment variable. */
-export const csv = z
+/** Comma-separated list in an environment variable. (Pure: a bundle that does not use it leaves classic zod out.) */
+export const csv = /* @__PURE__ */ z
   .string()
   .transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean));

@@ -1,15 +1,14 @@
 import * as z from 'zod';
+import { WORKFLOW_JOB_ACTIONS } from './event-names';
 
 /**
  * The contract between the Infrastructure stack (producer) and the AutoScaler
  * stack (consumer): one slim EventBridge event per accepted `workflow_job`
  * delivery. Only what scaling needs travels: never the full payload.
  */
-export const EVENT_SOURCE = 'runner-autoscaler.github';
-export const WORKFLOW_JOB_DETAIL_TYPE = 'workflow_job';
-export const SCALING_ACTIONS = ['queued', 'in_progress', 'completed'] as const;
+export { EVENT_SOURCE, SCALING_ACTIONS, WORKFLOW_JOB_ACTIONS, WORKFLOW_JOB_DETAIL_TYPE } from './event-names';
 
-export const workflowJobActionSchema = z.enum(['queued', 'waiting', 'in_progress', 'completed']);
+export const workflowJobActionSchema = z.enum(WORKFLOW_JOB_ACTIONS);
 
 export const workflowJobEventSchema = z.object({
   deliveryId: z.string().min(1).max(100),

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { EVENT_SOURCE, SCALING_ACTIONS, WORKFLOW_JOB_DETAIL_TYPE, type WorkflowJobEvent } from '../../lib/events';
+import { EVENT_SOURCE, SCALING_ACTIONS, WORKFLOW_JOB_DETAIL_TYPE } from '../../lib/event-names';
+import type { WorkflowJobEvent } from '../../lib/events';
 import { runnerCanTakeJob } from '../../lib/labels';
 import type { EventBusPort } from '../../lib/ports';
 import { contentKind, header, MAX_BODY_BYTES, parseBody, readRequest } from './request';
