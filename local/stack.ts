@@ -10,10 +10,13 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { createWebhookHandler, type WebhookHandler } from '../Infrastructure/src/webhook';
 import { createGitHubPort } from '../lib/adapters/github';
 import { loadTemplate, parameterDefaults, resourcesOfType, resolveIntrinsics, type CfnTemplate } from '../lib/cfn-template';
-import type { Clock, GitHubPort, GroupState, ScalingGroupPort } from '../lib/ports';
+import { EventBridgeBus } from '../lib/adapters/event-bus';
+import type { Clock, EventBusPort, GitHubPort, GroupState, ScalingGroupPort } from '../lib/ports';
+import { createSsmSecretReader, createWebhookSecretSource } from '../lib/webhook-secrets';
 import { DEFAULT_POOL, DEFAULT_SETTINGS, settingsSchema, type Settings } from '../lib/settings';
 import { readSettings, writeSettings } from '../lib/settings-store';
 import { OPEN_JOBS_HASH, OPEN_JOBS_INDEX, OPEN_JOBS_RANGE, TABLE_KEY } from '../lib/table';
+import { AWS_MODE_CREDENTIALS, AwsScalingGroup, createAwsClients, destroyAwsClients, groupSpecFromRunnersTemplate, provisionAwsResources, RunnerAttacher } from './aws-mode';
 import { LocalBus, rulesFromTemplate, type BusRule, type Execution } from './bus';
 import { SimulatedFleet } from './fleet';
 import { SimGitHub } from './sim-github';
@@ -128,6 +131,8 @@ export interface LocalStack {
   scalingGroup: ScalingGroupPort;
   doc: DynamoDBDocumentClient;
   state(): Promise<ApiState>;
+  /** What AWS mode created at the endpoint (empty otherwise). */
+  provisioned: string[];
   stop(): Promise<void>;
 }
 
@@ -372,17 +377,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     cleanups.push(() => closeServer(server));
     const base = `http://${host}:${port}`;
 
-    // DynamoDB: dynalite in memory (or in --data-dir).
-    if (options.awsEndpoint) throw new Error('real AWS mode (--aws-endpoint) is not available yet in this build');
-    if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-    const dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(options.dataDir ? { path: resolve(options.dataDir) } : {}) });
-    const dynamoPort = await listen(dynamo, 0, host);
-    cleanups.push(() => closeServer(dynamo));
-    const dynamodbUrl = `http://${host}:${dynamoPort}`;
-    const dynamoClient = new DynamoDBClient({ endpoint: dynamodbUrl, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 3 });
-    cleanups.push(() => dynamoClient.destroy());
-    const doc = DynamoDBDocumentClient.from(dynamoClient, { marshallOptions: { removeUndefinedValues: true } });
-
     const names: Record<string, unknown> = {
       ...(template ? parameterDefaults(template) : {}),
       'AWS::Region': 'us-east-1',
@@ -390,6 +384,28 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       'AWS::StackName': 'runner-autoscaler-local',
       'AWS::Partition': 'aws',
     };
+    if (!template) throw new Error(`${autoScalerTemplatePath} is missing: the AutoScaler stack is not built yet`);
+    const loaded = loadStateMachine(template, autoScalerTemplatePath, names);
+    const rules: BusRule[] = rulesFromTemplate(template, loaded.resourceName, { ...names, EventBus: busName, EventBusName: busName });
+    const createHandlers = loadAutoScalerHandlers();
+
+    // DynamoDB: dynalite in memory (or in --data-dir), or the given endpoint.
+    const awsEndpoint = options.awsEndpoint;
+    const awsClients = awsEndpoint ? createAwsClients(awsEndpoint) : null;
+    if (awsClients) cleanups.push(() => destroyAwsClients(awsClients));
+    let dynamodbUrl: string;
+    if (awsEndpoint) {
+      dynamodbUrl = awsEndpoint;
+    } else {
+      if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
+      const dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(options.dataDir ? { path: resolve(options.dataDir) } : {}) });
+      const dynamoPort = await listen(dynamo, 0, host);
+      cleanups.push(() => closeServer(dynamo));
+      dynamodbUrl = `http://${host}:${dynamoPort}`;
+    }
+    const dynamoClient = new DynamoDBClient({ endpoint: dynamodbUrl, region: 'us-east-1', credentials: awsEndpoint ? AWS_MODE_CREDENTIALS : LOCAL_CREDENTIALS, maxAttempts: 3 });
+    cleanups.push(() => dynamoClient.destroy());
+    const doc = DynamoDBDocumentClient.from(dynamoClient, { marshallOptions: { removeUndefinedValues: true } });
     await ensureTable(dynamoClient, tableDefinition(template, names, tableName));
 
     // Settings: the stored item wins (an edit survives restarts with --data-dir); otherwise the local defaults.
@@ -400,7 +416,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }
     let settings = (await readSettings(doc, tableName, pool)).settings;
 
-    // Simulated GitHub and fleet.
+    // Simulated GitHub.
     const sim = new SimGitHub({ clock });
     const githubUrl = await sim.start(0, host);
     cleanups.push(() => sim.stop());
@@ -412,36 +428,60 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       retry: { maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 200 },
       logger: { warn: (message, extra) => logger.warn(message, extra ?? {}) },
     });
+    const bootMs = Math.round((options.bootSeconds ?? 10) * 1000);
+    const groupName = `runner-autoscaler-${pool}`;
 
-    const fleet = new SimulatedFleet({
-      name: `runner-autoscaler-${pool}`,
-      min: settings.floor,
-      max: settings.max,
-      onDemandBase: settings.floor,
-      bootMs: Math.round((options.bootSeconds ?? 10) * 1000),
-      clock,
-    });
-    fleet.setHooks({
-      instanceBooted: async (instance) => {
-        // What the launch lifecycle hook and the runner bootstrap do: a single-use JIT config, then run.sh --jitconfig.
-        const { encodedJitConfig } = await github.generateJitConfig({ name: instance.instanceId, labels: settings.labels, runnerGroupId: 1 });
-        if (!fleet.list().some((i) => i.instanceId === instance.instanceId)) return; // terminated while registering
-        sim.connectRunner(encodedJitConfig);
-      },
-      instanceTerminated: (instance) => sim.machineGone(instance.instanceId),
-    });
-    sim.setEvents({ runnerExited: (name) => fleet.instanceFinished(name) });
-    fleet.start(Math.min(100, Math.max(10, Math.round((options.bootSeconds ?? 10) * 100))));
-    cleanups.push(() => fleet.stop());
-    const scalingGroup: ScalingGroupPort = fleet;
+    // The fleet: simulated, or the endpoint's Auto Scaling Group with simulated runners attached.
+    let fleet: SimulatedFleet | null = null;
+    let awsGroup: AwsScalingGroup | null = null;
+    let scalingGroup: ScalingGroupPort;
+    let secrets: () => Promise<string[]> = async () => [webhookSecret];
+    const provisioned: string[] = [];
+    if (awsClients) {
+      const webhookSecretParameter = `/runner-autoscaler/${pool}/webhook-secret`;
+      const spec = groupSpecFromRunnersTemplate(options.runnersTemplate ?? join(ROOT, 'Runners', 'template.yaml'), {
+        name: groupName,
+        launchTemplateName: groupName,
+        floor: settings.floor,
+        max: settings.max,
+      });
+      provisioned.push(
+        ...(await provisionAwsResources(awsClients, spec, { name: busName, rules }, {
+          [webhookSecretParameter]: webhookSecret,
+          [`/runner-autoscaler/${pool}/github-credentials`]: JSON.stringify({ type: 'pat', token: 'local-simulated-token' }),
+        })),
+      );
+      secrets = createWebhookSecretSource({ reader: createSsmSecretReader(awsClients.ssm, 1), currentName: webhookSecretParameter, maxAgeMs: 1000 });
+      const group = new AwsScalingGroup(awsClients, groupName);
+      awsGroup = group;
+      scalingGroup = group;
+      const attacher = new RunnerAttacher(group, sim, github, () => settings.labels, bootMs, clock.now, (message, error) =>
+        logger.warn(message, { error: error instanceof Error ? error.message : String(error) }),
+      );
+      sim.setEvents({ runnerExited: (name) => void attacher.runnerExited(name) });
+      attacher.start(Math.min(250, Math.max(20, Math.round(bootMs / 4))));
+      cleanups.push(() => attacher.stop());
+    } else {
+      const simulated = new SimulatedFleet({ name: groupName, min: settings.floor, max: settings.max, onDemandBase: settings.floor, bootMs, clock });
+      simulated.setHooks({
+        instanceBooted: async (instance) => {
+          // What the launch lifecycle hook and the runner bootstrap do: a single-use JIT config, then run.sh --jitconfig.
+          const { encodedJitConfig } = await github.generateJitConfig({ name: instance.instanceId, labels: settings.labels, runnerGroupId: 1 });
+          if (!simulated.list().some((i) => i.instanceId === instance.instanceId)) return; // terminated while registering
+          sim.connectRunner(encodedJitConfig);
+        },
+        instanceTerminated: (instance) => sim.machineGone(instance.instanceId),
+      });
+      sim.setEvents({ runnerExited: (name) => simulated.instanceFinished(name) });
+      simulated.start(Math.min(100, Math.max(10, Math.round(bootMs / 10))));
+      cleanups.push(() => simulated.stop());
+      fleet = simulated;
+      scalingGroup = simulated;
+    }
 
     // The state machine and the bus.
-    if (!template) throw new Error(`${autoScalerTemplatePath} is missing: the AutoScaler stack is not built yet`);
-    const loaded = loadStateMachine(template, autoScalerTemplatePath, names);
-    const createHandlers = loadAutoScalerHandlers();
     const handlers = createHandlers({ doc, tableName, pool, scalingGroup, github, clock, logger });
     const machine = createLocalStateMachine(loaded, handlers);
-    const rules: BusRule[] = rulesFromTemplate(template, loaded.resourceName, { ...names, EventBus: busName, EventBusName: busName });
     const bus = new LocalBus({
       rules,
       busName,
@@ -452,13 +492,24 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     bus.startSchedules();
     cleanups.push(() => bus.stop());
+    // In AWS mode the event goes to the endpoint's bus first (the real adapter), then to the local rules.
+    const eventBridge = awsClients ? new EventBridgeBus(awsClients.eventBridge, busName) : null;
+    const ingressBus: EventBusPort = eventBridge
+      ? {
+          async putEvents(entries) {
+            const result = await eventBridge.putEvents(entries);
+            if (result.failedCount === 0) await bus.putEvents(entries);
+            return result;
+          },
+        }
+      : bus;
 
     // The webhook handler, rebuilt when the pool's labels change (a redeploy does the same in AWS).
     let webhook: { labels: string; handler: WebhookHandler } | undefined;
     const webhookHandler = () => {
       const key = settings.labels.join(',');
       if (!webhook || webhook.labels !== key) {
-        webhook = { labels: key, handler: createWebhookHandler({ secrets: async () => [webhookSecret], bus, servedLabels: settings.labels, logger, now: clock.now }) };
+        webhook = { labels: key, handler: createWebhookHandler({ secrets, bus: ingressBus, servedLabels: settings.labels, logger, now: clock.now }) };
       }
       return webhook.handler;
     };
@@ -469,9 +520,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       const current = await readSettings(doc, tableName, pool);
       settings = current.settings;
       settingsProblems = current.problems.map((p) => p.message);
-      const limits = fleet.limits;
-      if (limits.min !== settings.floor || limits.max !== settings.max) {
-        fleet.updateLimits({ min: settings.floor, max: settings.max, onDemandBase: settings.floor });
+      if (fleet) {
+        const limits = fleet.limits;
+        if (limits.min !== settings.floor || limits.max !== settings.max) {
+          fleet.updateLimits({ min: settings.floor, max: settings.max, onDemandBase: settings.floor });
+        }
+      } else if (awsGroup) {
+        const group = await awsGroup.describe();
+        if (group.min !== settings.floor || group.max !== settings.max) await awsGroup.updateLimits(settings.floor, settings.max);
       }
     };
 
@@ -546,7 +602,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           failed: bus.executions.filter((e) => e.status === 'FAILED').length,
         },
         rules: rules.map((r) => (r.schedule ? { name: r.name, kind: 'schedule' as const, schedule: r.schedule.expression } : { name: r.name, kind: 'pattern' as const })),
-        mode: 'simulated',
+        mode: awsClients ? 'aws' : 'simulated',
       };
     };
 
@@ -605,6 +661,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       github,
       scalingGroup,
       doc,
+      provisioned,
       state,
       stop: () => (stopping ??= stopAll()),
     };

@@ -1,0 +1,295 @@
+import {
+  AutoScalingClient,
+  CreateAutoScalingGroupCommand,
+  DescribeAutoScalingGroupsCommand,
+  SetDesiredCapacityCommand,
+  TerminateInstanceInAutoScalingGroupCommand,
+  UpdateAutoScalingGroupCommand,
+} from '@aws-sdk/client-auto-scaling';
+import { type _InstanceType, CreateLaunchTemplateCommand, DescribeImagesCommand, DescribeInstancesCommand, DescribeLaunchTemplatesCommand, DescribeSubnetsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { CreateEventBusCommand, DescribeEventBusCommand, EventBridgeClient, PutRuleCommand } from '@aws-sdk/client-eventbridge';
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { existsSync } from 'node:fs';
+import { loadTemplate, parameterDefaults, resolveIntrinsics, resourcesOfType } from '../lib/cfn-template';
+import type { GitHubPort, GroupInstance, GroupState, Market, ScalingGroupPort } from '../lib/ports';
+import type { BusRule } from './bus';
+import type { SimGitHub } from './sim-github';
+
+/**
+ * Real AWS mode: the AWS SDK adapters against an endpoint such as moto_server
+ * or LocalStack. What the stacks would have created is created here when
+ * missing (event bus and rules, SSM parameters, launch template, the Auto
+ * Scaling Group with the Runners template's MixedInstancesPolicy), and every
+ * instance the endpoint reports gets a simulated runner, so jobs run and the
+ * group scales with nothing but the emulator.
+ */
+export const AWS_MODE_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' };
+export const AWS_MODE_REGION = 'us-east-1';
+
+export interface AwsClients {
+  autoScaling: AutoScalingClient;
+  ec2: EC2Client;
+  eventBridge: EventBridgeClient;
+  ssm: SSMClient;
+}
+
+export function createAwsClients(endpoint: string): AwsClients {
+  const config = { endpoint, region: AWS_MODE_REGION, credentials: AWS_MODE_CREDENTIALS, maxAttempts: 3 };
+  return {
+    autoScaling: new AutoScalingClient(config),
+    ec2: new EC2Client(config),
+    eventBridge: new EventBridgeClient(config),
+    ssm: new SSMClient(config),
+  };
+}
+
+export function destroyAwsClients(clients: AwsClients): void {
+  for (const client of Object.values(clients)) client.destroy();
+}
+
+export interface GroupSpec {
+  name: string;
+  launchTemplateName: string;
+  floor: number;
+  max: number;
+  instanceTypes: string[];
+  spotAllocationStrategy: string;
+}
+
+/** Instance types and spot strategy from Runners/template.yaml's MixedInstancesPolicy, when that template exists. */
+export function groupSpecFromRunnersTemplate(path: string | undefined, base: Omit<GroupSpec, 'instanceTypes' | 'spotAllocationStrategy'>): GroupSpec {
+  const fallback: GroupSpec = { ...base, instanceTypes: ['m7g.large', 'm6g.large', 'c7g.large'], spotAllocationStrategy: 'price-capacity-optimized' };
+  if (!path || !existsSync(path)) return fallback;
+  const template = loadTemplate(path);
+  const groups = resourcesOfType(template, 'AWS::AutoScaling::AutoScalingGroup');
+  if (groups.length === 0) return fallback;
+  const properties = resolveIntrinsics(groups[0][1].Properties ?? {}, parameterDefaults(template)) as Record<string, any>;
+  const policy = properties.MixedInstancesPolicy ?? {};
+  const overrides = (policy.LaunchTemplate?.Overrides ?? []) as Array<{ InstanceType?: unknown }>;
+  const types = overrides.map((o) => o.InstanceType).filter((t): t is string => typeof t === 'string');
+  const typesFromList = typeof properties.InstanceTypes === 'string' ? properties.InstanceTypes.split(',') : [];
+  const strategy = policy.InstancesDistribution?.SpotAllocationStrategy;
+  return {
+    ...base,
+    instanceTypes: types.length ? types : typesFromList.length ? typesFromList : fallback.instanceTypes,
+    spotAllocationStrategy: typeof strategy === 'string' ? strategy : fallback.spotAllocationStrategy,
+  };
+}
+
+function isNotFound(error: unknown): boolean {
+  const name = (error as { name?: string }).name ?? '';
+  return /NotFound|ResourceNotFoundException|InvalidLaunchTemplateName/.test(name);
+}
+
+/** Creates what the three stacks would have created, when missing. Returns what it created, for the banner. */
+export async function provisionAwsResources(
+  clients: AwsClients,
+  spec: GroupSpec,
+  bus: { name: string; rules: BusRule[] },
+  ssmParameters: Record<string, string>,
+): Promise<string[]> {
+  const created: string[] = [];
+
+  try {
+    await clients.eventBridge.send(new DescribeEventBusCommand({ Name: bus.name }));
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    await clients.eventBridge.send(new CreateEventBusCommand({ Name: bus.name }));
+    created.push(`event bus ${bus.name}`);
+  }
+  for (const rule of bus.rules) {
+    // Rules are recorded at the endpoint for inspection; matching and targets run locally (emulators do not start local handlers).
+    await clients.eventBridge.send(
+      new PutRuleCommand(
+        rule.pattern
+          ? { Name: rule.name, EventBusName: bus.name, EventPattern: JSON.stringify(rule.pattern) }
+          : { Name: rule.name, ScheduleExpression: rule.schedule?.expression },
+      ),
+    );
+  }
+
+  for (const [name, value] of Object.entries(ssmParameters)) {
+    await clients.ssm.send(new PutParameterCommand({ Name: name, Value: value, Type: 'SecureString', Overwrite: true }));
+  }
+  created.push(`${Object.keys(ssmParameters).length} SSM SecureString parameters`);
+
+  let templateExists = false;
+  try {
+    const found = await clients.ec2.send(new DescribeLaunchTemplatesCommand({ LaunchTemplateNames: [spec.launchTemplateName] }));
+    templateExists = (found.LaunchTemplates ?? []).length > 0;
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+  if (!templateExists) {
+    const images = await clients.ec2.send(new DescribeImagesCommand({ Owners: ['amazon'], Filters: [{ Name: 'architecture', Values: ['arm64'] }] }));
+    const imageId = images.Images?.[0]?.ImageId ?? 'ami-12c6146b';
+    await clients.ec2.send(
+      new CreateLaunchTemplateCommand({
+        LaunchTemplateName: spec.launchTemplateName,
+        LaunchTemplateData: {
+          ImageId: imageId,
+          InstanceType: spec.instanceTypes[0] as _InstanceType,
+          MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled' },
+          BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { Encrypted: true, VolumeSize: 30, VolumeType: 'gp3' } }],
+        },
+      }),
+    );
+    created.push(`launch template ${spec.launchTemplateName}`);
+  }
+
+  const groups = await clients.autoScaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [spec.name] }));
+  if ((groups.AutoScalingGroups ?? []).length === 0) {
+    const subnets = await clients.ec2.send(new DescribeSubnetsCommand({}));
+    await clients.autoScaling.send(
+      new CreateAutoScalingGroupCommand({
+        AutoScalingGroupName: spec.name,
+        MinSize: spec.floor,
+        MaxSize: spec.max,
+        DesiredCapacity: spec.floor,
+        NewInstancesProtectedFromScaleIn: true,
+        CapacityRebalance: true,
+        VPCZoneIdentifier: (subnets.Subnets ?? []).map((s) => s.SubnetId).filter(Boolean).join(','),
+        MixedInstancesPolicy: {
+          LaunchTemplate: {
+            LaunchTemplateSpecification: { LaunchTemplateName: spec.launchTemplateName, Version: '$Latest' },
+            Overrides: spec.instanceTypes.map((InstanceType) => ({ InstanceType })),
+          },
+          InstancesDistribution: {
+            OnDemandBaseCapacity: spec.floor,
+            OnDemandPercentageAboveBaseCapacity: 0,
+            SpotAllocationStrategy: spec.spotAllocationStrategy,
+          },
+        },
+      }),
+    );
+    created.push(`Auto Scaling Group ${spec.name} (min ${spec.floor}, max ${spec.max})`);
+  }
+  return created;
+}
+
+/**
+ * ScalingGroupPort over the Auto Scaling API, for local AWS mode. The market
+ * comes from EC2 (InstanceLifecycle 'spot'); emulators that do not model spot
+ * report every instance on-demand.
+ */
+export class AwsScalingGroup implements ScalingGroupPort {
+  constructor(
+    private readonly clients: AwsClients,
+    readonly name: string,
+  ) {}
+
+  async describe(): Promise<GroupState> {
+    const { AutoScalingGroups } = await this.clients.autoScaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [this.name] }));
+    const group = AutoScalingGroups?.[0];
+    if (!group) throw new Error(`Auto Scaling Group ${this.name} does not exist at the endpoint`);
+    const ids = (group.Instances ?? []).map((i) => i.InstanceId).filter((id): id is string => Boolean(id));
+    const details = new Map<string, { market: Market; launchTime: string }>();
+    if (ids.length > 0) {
+      const { Reservations } = await this.clients.ec2.send(new DescribeInstancesCommand({ InstanceIds: ids }));
+      for (const instance of (Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
+        details.set(instance.InstanceId!, {
+          market: instance.InstanceLifecycle === 'spot' ? 'spot' : 'on-demand',
+          launchTime: (instance.LaunchTime ?? new Date()).toISOString(),
+        });
+      }
+    }
+    const instances: GroupInstance[] = (group.Instances ?? []).map((instance) => ({
+      instanceId: instance.InstanceId!,
+      lifecycleState: instance.LifecycleState ?? 'Pending',
+      market: details.get(instance.InstanceId!)?.market ?? 'on-demand',
+      launchTime: details.get(instance.InstanceId!)?.launchTime ?? new Date().toISOString(),
+      protectedFromScaleIn: Boolean(instance.ProtectedFromScaleIn),
+      ...(instance.InstanceType ? { instanceType: instance.InstanceType } : {}),
+    }));
+    return { name: this.name, desired: group.DesiredCapacity ?? 0, min: group.MinSize ?? 0, max: group.MaxSize ?? 0, instances };
+  }
+
+  async setDesiredCapacity(desired: number): Promise<void> {
+    await this.clients.autoScaling.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: this.name, DesiredCapacity: desired, HonorCooldown: false }));
+  }
+
+  async terminateInstance(instanceId: string, decrement: boolean): Promise<void> {
+    await this.clients.autoScaling.send(new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: instanceId, ShouldDecrementDesiredCapacity: decrement }));
+  }
+
+  async updateLimits(min: number, max: number): Promise<void> {
+    await this.clients.autoScaling.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: this.name, MinSize: min, MaxSize: max }));
+  }
+}
+
+/**
+ * Gives every instance the endpoint reports a simulated runner after the boot
+ * delay (JIT config through the real GitHub adapter), and plays the runner's
+ * part afterwards: when its one job is done the instance terminates itself
+ * with decrement (without it at the floor), and an instance that disappeared
+ * takes its runner with it.
+ */
+export class RunnerAttacher {
+  private readonly firstSeen = new Map<string, number>();
+  private readonly attached = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private busy = false;
+  readonly selfTerminations: Array<{ instanceId: string; decrement: boolean }> = [];
+
+  constructor(
+    private readonly group: AwsScalingGroup,
+    private readonly sim: SimGitHub,
+    private readonly github: GitHubPort,
+    private readonly labels: () => string[],
+    private readonly bootMs: number,
+    private readonly now: () => number,
+    private readonly onError: (message: string, error: unknown) => void,
+  ) {}
+
+  start(intervalMs = 250): void {
+    this.timer = setInterval(() => void this.tick(), intervalMs);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  async runnerExited(instanceId: string): Promise<void> {
+    try {
+      await this.group.terminateInstance(instanceId, true);
+      this.selfTerminations.push({ instanceId, decrement: true });
+    } catch (error) {
+      if ((error as { name?: string }).name !== 'ValidationError') return this.onError('self-termination failed', error);
+      await this.group.terminateInstance(instanceId, false).catch((e) => this.onError('self-termination failed', e));
+      this.selfTerminations.push({ instanceId, decrement: false });
+    }
+  }
+
+  async tick(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      const state = await this.group.describe();
+      const present = new Set(state.instances.filter((i) => !/^Terminat/.test(i.lifecycleState)).map((i) => i.instanceId));
+      for (const id of [...this.firstSeen.keys()]) {
+        if (present.has(id)) continue;
+        this.firstSeen.delete(id);
+        this.attached.delete(id);
+        this.sim.machineGone(id);
+      }
+      for (const instance of state.instances) {
+        if (!present.has(instance.instanceId) || this.attached.has(instance.instanceId)) continue;
+        if (!this.firstSeen.has(instance.instanceId)) this.firstSeen.set(instance.instanceId, this.now());
+        if (instance.lifecycleState !== 'InService' || this.now() - this.firstSeen.get(instance.instanceId)! < this.bootMs) continue;
+        this.attached.add(instance.instanceId);
+        const { encodedJitConfig } = await this.github.generateJitConfig({ name: instance.instanceId, labels: this.labels(), runnerGroupId: 1 });
+        this.sim.connectRunner(encodedJitConfig);
+      }
+    } catch (error) {
+      this.onError('attaching runners failed', error);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Instance ids first seen but not yet given a runner (booting). */
+  isBooting(instanceId: string): boolean {
+    return !this.attached.has(instanceId);
+  }
+}
