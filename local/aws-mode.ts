@@ -252,12 +252,19 @@ export class RunnerAttacher {
 
   async runnerExited(instanceId: string): Promise<void> {
     try {
-      await this.group.terminateInstance(instanceId, true);
-      this.selfTerminations.push({ instanceId, decrement: true });
+      // AWS refuses a decrement below MinSize; some emulators do not, so ask first, and still fall back on a refusal.
+      const group = await this.group.describe();
+      const decrement = group.desired > group.min;
+      try {
+        await this.group.terminateInstance(instanceId, decrement);
+        this.selfTerminations.push({ instanceId, decrement });
+      } catch (error) {
+        if (!decrement || (error as { name?: string }).name !== 'ValidationError') throw error;
+        await this.group.terminateInstance(instanceId, false);
+        this.selfTerminations.push({ instanceId, decrement: false });
+      }
     } catch (error) {
-      if ((error as { name?: string }).name !== 'ValidationError') return this.onError('self-termination failed', error);
-      await this.group.terminateInstance(instanceId, false).catch((e) => this.onError('self-termination failed', e));
-      this.selfTerminations.push({ instanceId, decrement: false });
+      this.onError('self-termination failed', error);
     }
   }
 
