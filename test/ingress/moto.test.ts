@@ -145,6 +145,21 @@ describeWithTool('moto_server', 'webhook ingress against moto_server (SSM Secure
     expect(await receiveAll(0)).toEqual([]);
   });
 
+  it('EventBridgeBus puts more than 10 entries in batches of 10, all delivered', async () => {
+    const bus = new EventBridgeBus(eventBridge, BUS);
+    const entries = Array.from({ length: 23 }, (_, index) => ({
+      source: EVENT_SOURCE,
+      detailType: WORKFLOW_JOB_DETAIL_TYPE,
+      detail: { action: 'queued', labels: ['self-hosted'], deliveryId: `batch-${index}` },
+    }));
+    expect(await bus.putEvents(entries)).toEqual({ failedCount: 0, errorCodes: [] });
+    const received: string[] = [];
+    for (let attempt = 0; attempt < 10 && received.length < 23; attempt += 1) {
+      received.push(...(await receiveAll(0)).map((envelope) => envelope.detail.deliveryId));
+    }
+    expect(received.sort()).toEqual(entries.map((entry) => entry.detail.deliveryId).sort());
+  });
+
   describe('the bundled Lambda entry point (esbuild, as `npm run build` makes it) in its own Node process', () => {
     let outdir: string;
     let bundle: string;
