@@ -29,11 +29,20 @@ function banner(stack: LocalStack, options: { bootSeconds: number; reconcileSeco
     line('Simulated GitHub', stack.urls.github),
     line('Webhook secret', `${stack.webhookSecret}  ${pc.dim(options.secretFromEnv ? '(from WEBHOOK_SECRET)' : '(generated; set WEBHOOK_SECRET to choose one)')}`),
     line('Pool', `${stack.pool}  (instances boot in ${options.bootSeconds} s, reconcile every ${options.reconcileSeconds} s)`),
+    ...(stack.provisioned.length ? [line('AWS endpoint', `created: ${stack.provisioned.join('; ')}`)] : []),
     '',
     `  Try: ${pc.bold('npm run demo')} in another terminal. Ctrl-C stops everything.`,
     '',
   ].join('\n');
 }
+
+// The AWS SDK warns about Node 20 on every start; local mode supports Node >= 20, so keep the banner readable.
+const emitWarning = process.emitWarning.bind(process);
+process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  const name = typeof warning === 'string' ? String((rest[0] as { type?: string } | string | undefined) ?? '') : warning.name;
+  if (/NodeVersionSupportWarning/.test(name) || /NodeVersionSupportWarning/.test(String(warning))) return;
+  (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
+}) as typeof process.emitWarning;
 
 async function main(): Promise<void> {
   let env;
