@@ -1,5 +1,5 @@
 import { CreateEventBusCommand, EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
-import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DeleteParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { build } from 'esbuild';
 import { execFile } from 'node:child_process';
@@ -60,6 +60,8 @@ describeWithTool('moto_server', 'webhook ingress against moto_server (SSM Secure
 
   async function receiveAll(waitSeconds = 1) {
     const messages = (await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: waitSeconds }))).Messages ?? [];
+    // Deleted at once, so a slow run never sees a message again after its visibility timeout.
+    for (const message of messages) await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle! }));
     return messages.map((message) => JSON.parse(message.Body!));
   }
 
