@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Pool settings live in DynamoDB (item `SETTINGS#<pool>`) and are edited by
