@@ -2,7 +2,7 @@ import { createAppAuth } from '@octokit/auth-app';
 import { Octokit } from '@octokit/rest';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
-import { z } from 'zod';
+import * as z from 'zod';
 import type {
   DeleteRunnerOutcome,
   GitHubCredentials,
@@ -27,8 +27,8 @@ import type {
  */
 
 export interface GitHubLogger {
-  warn(message: string, extra?: Record<string, unknown>): void;
-  debug?(message: string, extra?: Record<string, unknown>): void;
+  warn(message: string, ...extra: Record<string, unknown>[]): void;
+  debug?(message: string, ...extra: Record<string, unknown>[]): void;
 }
 
 export interface GitHubRetryOptions {

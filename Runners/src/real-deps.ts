@@ -1,0 +1,57 @@
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { createDocumentClient } from '../../lib/adapters/dynamodb';
+import { createGitHubPort, loadGitHubCredentials } from '../../lib/adapters/github';
+import { createLogger } from '../../lib/logger';
+import type { GitHubPort } from '../../lib/ports';
+import { createLifecyclePort, createSsmRunnerConfigStore } from './aws';
+import { loadInterruptionConfig, loadJitConfigConfig, type InterruptionConfig } from './config';
+import type { InterruptionDeps } from './interruption';
+import type { JitConfigDeps } from './jit-config';
+import { createMetricsCounter } from './metrics';
+import { createPoolLabels } from './pool-labels';
+
+/** AWS-backed deps, built once per container on the first event. */
+function gitHubFor(config: Pick<InterruptionConfig, 'GITHUB_SCOPE' | 'GITHUB_CREDENTIALS_PARAMETER' | 'GITHUB_API_URL'>, logger: ReturnType<typeof createLogger>): () => GitHubPort {
+  let port: GitHubPort | undefined;
+  return () =>
+    (port ??= createGitHubPort({
+      scope: config.GITHUB_SCOPE,
+      auth: () => loadGitHubCredentials(config.GITHUB_CREDENTIALS_PARAMETER),
+      baseUrl: config.GITHUB_API_URL,
+      logger,
+    }));
+}
+
+export function realJitConfigDeps(): JitConfigDeps {
+  const config = loadJitConfigConfig();
+  const logger = createLogger(config.POWERTOOLS_SERVICE_NAME);
+  return {
+    groupName: config.AUTO_SCALING_GROUP_NAME,
+    runnerGroupId: config.RUNNER_GROUP_ID,
+    github: gitHubFor(config, logger),
+    labels: createPoolLabels({
+      doc: config.SETTINGS_TABLE_NAME ? createDocumentClient() : undefined,
+      tableName: config.SETTINGS_TABLE_NAME,
+      pool: config.POOL_NAME,
+      defaults: config.DEFAULT_RUNNER_LABELS,
+      logger,
+    }),
+    store: createSsmRunnerConfigStore({ ssm: new SSMClient({ maxAttempts: 5 }), prefix: config.RUNNER_CONFIG_PREFIX, kmsKeyArn: config.RUNNER_CONFIG_KMS_KEY_ARN }),
+    lifecycle: createLifecyclePort(new AutoScalingClient({ maxAttempts: 5 })),
+    metrics: createMetricsCounter(config.METRICS_NAMESPACE, config.POWERTOOLS_SERVICE_NAME),
+    logger,
+  };
+}
+
+export function realInterruptionDeps(): InterruptionDeps {
+  const config = loadInterruptionConfig();
+  const logger = createLogger(config.POWERTOOLS_SERVICE_NAME);
+  return {
+    groupName: config.AUTO_SCALING_GROUP_NAME,
+    github: gitHubFor(config, logger),
+    lifecycle: createLifecyclePort(new AutoScalingClient({ maxAttempts: 5 })),
+    metrics: createMetricsCounter(config.METRICS_NAMESPACE, config.POWERTOOLS_SERVICE_NAME),
+    logger,
+  };
+}
