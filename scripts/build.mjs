@@ -7,6 +7,16 @@ import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'nod
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
+
+/** Lambda-only credentials: see scripts/lambda-credentials.mjs for why. */
+const lambdaCredentials = {
+  name: 'lambda-credentials',
+  setup(build) {
+    build.onResolve({ filter: /^@aws-sdk\/credential-provider-node$/ }, () => ({
+      path: join(root, 'scripts', 'lambda-credentials.mjs'),
+    }));
+  },
+};
 const stacks = ['Infrastructure', 'AutoScaler', 'Runners'];
 
 export function lambdaEntries() {
@@ -41,6 +51,7 @@ async function main() {
       // Keep the bundle self-contained: the runtime's SDK version is not ours to choose.
       external: [],
       mainFields: ['module', 'main'],
+      plugins: [lambdaCredentials],
       logLevel: 'warning',
     });
     const bytes = statSync(join(outdir, 'index.js')).size;
