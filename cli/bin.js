@@ -7,7 +7,7 @@ require('tsx/cjs');
 // terminal is the wrong place for it. Every other warning is still printed.
 process.removeAllListeners('warning');
 process.on('warning', (warning) => {
-  if (warning && warning.name === 'NodeVersionSupportWarning') return;
+  if (warning && /NodeVersionSupportWarning/.test(`${warning.name} ${warning.message}`)) return;
   process.stderr.write(`${warning && warning.stack ? warning.stack : String(warning)}\n`);
 });
 const { run } = require('./main.ts');

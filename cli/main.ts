@@ -135,7 +135,9 @@ export async function run(argv: string[], deps: RunDeps = {}): Promise<number> {
       return error.exitCode;
     }
     const name = (error as { name?: string }).name ?? 'Error';
-    out.error(out.colors.red(`error: ${name}: ${(error as Error).message ?? String(error)}`));
+    const message = (error as Error).message ?? String(error);
+    out.error(out.colors.red(`error: ${name === 'Error' || message.includes(name) ? '' : `${name}: `}${message}`));
+    if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN/.test(message)) out.error('fix: check --endpoint / --local (is `npm start` or moto_server running?) and --region');
     if (/Credentials|ExpiredToken|UnrecognizedClient|InvalidClientTokenId/i.test(`${name} ${(error as Error).message}`)) {
       out.error('fix: set AWS credentials (aws sso login, --profile NAME) or point --endpoint at an emulator');
     }

@@ -80,6 +80,8 @@ export interface ActivityView {
   lastScaleInAt?: string;
   lastReconcileAt?: string;
   decisions: DecisionRecord[];
+  /** The last execution that failed (recorded by the state machine's Catch). */
+  lastFailure?: { at?: string; error: string };
 }
 
 function toDecision(value: unknown): DecisionRecord | undefined {
@@ -118,6 +120,11 @@ export async function readActivity(doc: DynamoDBDocumentClient, tableName: strin
   if (out) view.lastScaleOutAt = out;
   if (inAt) view.lastScaleInAt = inAt;
   if (reconcile) view.lastReconcileAt = reconcile;
+  const failure = Item.lastFailure as Record<string, unknown> | undefined;
+  if (failure && typeof failure === 'object') {
+    const at = iso(failure.at);
+    view.lastFailure = { ...(at ? { at } : {}), error: [failure.error, failure.cause].filter((x) => typeof x === 'string' && x).join(': ') || 'unknown error' };
+  }
   return view;
 }
 

@@ -179,6 +179,7 @@ export function renderStatus(report: StatusReport, out: Pick<Output, 'colors'>, 
     const a = report.activity.value;
     const ago = (iso?: string) => (iso ? `${formatDuration((now - Date.parse(iso)) / 1000)} ago` : 'never');
     lines.push(`${'Activity'.padEnd(11)} version ${a.version}; last scale-out ${ago(a.lastScaleOutAt)}, last scale-in ${ago(a.lastScaleInAt)}`);
+    if (a.lastFailure) lines.push(`${'Failure'.padEnd(11)} ${c.red(`last failed execution ${ago(a.lastFailure.at)}: ${a.lastFailure.error}`)}`);
   }
   lines.push(
     `${'Reconcile'.padEnd(11)} ${report.secondsSinceReconcile !== undefined ? `last ${formatDuration(report.secondsSinceReconcile)} ago` : c.yellow('no reconcile recorded yet')}`,
