@@ -1,0 +1,24 @@
+import { decide as policyDecide, type Decision, type Observation } from '../../lib/policy';
+import type { Settings } from '../../lib/settings';
+
+export interface DecideInput {
+  observation: Observation;
+  settings: Settings;
+}
+
+/**
+ * The pure policy, with the group's own limits applied on top of the settings:
+ * Auto Scaling refuses a desired capacity outside [MinSize, MaxSize], so a
+ * settings `max` above the group's MaxSize must not produce a target it would reject.
+ */
+export function decideStep(input: DecideInput): Decision {
+  const { observation, settings } = input;
+  const max = Math.min(settings.max, observation.group.max);
+  const floor = Math.min(Math.max(settings.floor, observation.group.min), max);
+  const effective: Settings = { ...settings, max, floor };
+  const decision = policyDecide(observation, effective);
+  if (max !== settings.max || floor !== settings.floor) {
+    return { ...decision, reason: `${decision.reason} (group limits [${observation.group.min}, ${observation.group.max}] applied)` };
+  }
+  return decision;
+}

@@ -1,0 +1,71 @@
+/**
+ * Errors the state machine tells apart. A TransientError (throttling, 5xx,
+ * network, rate limit, a conditional-write race that kept losing) is retried
+ * by the Task's Retry with backoff; anything else goes straight to the Catch,
+ * is recorded by RecordFailure and ends the execution in a Fail state.
+ */
+export class TransientError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TransientError';
+  }
+}
+
+/** The execution input is not an event this state machine handles (a contract bug: retrying cannot help). */
+export class InvalidInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidInputError';
+  }
+}
+
+const TRANSIENT_NAMES = new Set([
+  'TransientError',
+  'ThrottlingException',
+  'Throttling',
+  'ThrottledException',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'RequestThrottled',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceededException',
+  'LimitExceededException',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'InternalServerError',
+  'InternalFailure',
+  'InternalError',
+  'ScalingActivityInProgress',
+  'ScalingActivityInProgressFault',
+  'ResourceContention',
+  'ResourceContentionFault',
+  'TimeoutError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'RateLimitedError',
+  'LedgerConflictError',
+  'AbortError',
+]);
+
+const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_SOCKET']);
+
+export function isTransient(error: unknown): boolean {
+  if (!error || typeof error !== 'object') return false;
+  const e = error as { name?: string; code?: string; status?: number; $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
+  if (e.name && TRANSIENT_NAMES.has(e.name)) return true;
+  if (e.code && NETWORK_CODES.has(e.code)) return true;
+  if (e.$retryable) return true;
+  const status = e.$metadata?.httpStatusCode ?? e.status;
+  return typeof status === 'number' && (status >= 500 || status === 429);
+}
+
+/** Runs `fn`; a transient failure is re-thrown as TransientError so the state machine's Retry matches it by name. */
+export async function classifyErrors<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (error instanceof TransientError || !isTransient(error)) throw error;
+    const e = error as Error;
+    throw new TransientError(`${what}: ${e.name}: ${e.message}`, { cause: error });
+  }
+}

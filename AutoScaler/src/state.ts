@@ -1,0 +1,59 @@
+import type { Decision, Observation } from '../../lib/policy';
+import type { Settings } from '../../lib/settings';
+
+/**
+ * The state machine's payload, as it grows from state to state
+ * (statemachine/autoscaler.asl.json). Every field a later Parameters block
+ * reads is always present (null when not applicable), because a JSONPath that
+ * points at nothing fails the execution.
+ */
+export type Trigger = 'workflow_job' | 'reconcile';
+
+export interface JobSummary {
+  jobId: number;
+  action: string;
+  /** What the ledger did with the event (e.g. "queued -> in_progress", "completed after completed: no-op"). */
+  ledger: string;
+}
+
+export interface RunState {
+  executionId: string;
+  trigger: Trigger;
+  /** Duplicate delivery or labels this pool does not serve: the execution ends here. */
+  skip: boolean;
+  skipReason: string | null;
+  job: JobSummary | null;
+  reconcile: ReconcileSummary | null;
+  /** How many times Observe ran again after a stale claim (at most once). */
+  attempt: number;
+  settings?: LoadedSettings;
+  observation?: Observation;
+  decision?: Decision;
+  applied?: ApplyResult;
+}
+
+export interface LoadedSettings {
+  values: Settings;
+  problems: string[];
+  version: number;
+}
+
+export interface ReconcileSummary {
+  openJobs: number;
+  closedJobs: number[];
+  startedJobs: number[];
+  addedJobs: number[];
+  removedRegistrations: string[];
+  terminatedUnregistered: string[];
+}
+
+export interface ApplyResult {
+  action: 'scale_out' | 'scale_in' | 'none';
+  applied: boolean;
+  /** The activity version moved since Observe: another execution acted on a newer view. */
+  stale: boolean;
+  desired?: number;
+  terminated?: string[];
+  skipped?: Array<{ instanceId: string; reason: string }>;
+  version?: number;
+}

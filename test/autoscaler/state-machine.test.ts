@@ -1,0 +1,231 @@
+import { readActivity } from '../../lib/activity';
+import { countOpenJobs, readJob } from '../../lib/ledger';
+import { DEFAULT_SETTINGS, type Settings } from '../../lib/settings';
+import { writeSettings } from '../../lib/settings-store';
+import { keys } from '../../lib/table';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { startDynalite, type LocalDynamo } from '../support/dynalite';
+import type { AutoScalerDeps } from '../../AutoScaler/src/deps';
+import { createMachine, FakeAwsError, FakeFleet, FakeGitHub, jobEvent, ManualClock, RECONCILE_INPUT, RecordingLogger, RecordingMetrics } from './support/fakes';
+
+/**
+ * The real statemachine/autoscaler.asl.json, executed by aws-local-stepfunctions
+ * with every Task state answered by the real handler, against dynalite, an
+ * in-process fleet and an in-process GitHub.
+ */
+const LABELS = ['self-hosted', 'linux', 'x64'];
+let dynamo: LocalDynamo;
+
+beforeAll(async () => {
+  dynamo = await startDynalite();
+});
+afterAll(async () => {
+  await dynamo.stop();
+});
+
+async function setup(settings: Partial<Settings> = {}, fleetOptions: { min?: number; max?: number; seed?: number } = {}) {
+  const tableName = await dynamo.createTable();
+  const clock = new ManualClock();
+  const github = new FakeGitHub();
+  const fleet = new FakeFleet(clock, fleetOptions.min ?? 1, fleetOptions.max ?? 100);
+  fleet.seed(fleetOptions.seed ?? 1, github, LABELS);
+  const logger = new RecordingLogger();
+  const metrics = new RecordingMetrics();
+  const full: Settings = { ...DEFAULT_SETTINGS, ...settings };
+  await writeSettings(dynamo.doc, tableName, 'default', full, 0, 'test', clock.now());
+  const deps: AutoScalerDeps = { doc: dynamo.doc, tableName, pool: 'default', scalingGroup: fleet, github, clock, logger, metrics };
+  return { tableName, clock, github, fleet, logger, metrics, deps, run: createMachine(deps) };
+}
+
+describe('state machine: workflow_job events', () => {
+  it('scales out to the burst of queued jobs', async () => {
+    const { run, fleet, deps, tableName } = await setup({ headroom: 1 });
+    const results = [];
+    for (let jobId = 1; jobId <= 5; jobId++) results.push(await run(jobEvent('queued', jobId)));
+    expect(results.map((r) => r.status)).toEqual(Array(5).fill('SUCCEEDED'));
+    expect(results[0].output).toMatchObject({ outcome: 'scaled_out', decision: { action: 'scale_out', current: 1, target: 2, desired: 2 } });
+    expect(results[4].output.decision).toMatchObject({ target: 6, desired: 6 });
+    expect(fleet.desired).toBe(6);
+    expect(fleet.desiredHistory).toEqual([2, 3, 4, 5, 6]);
+    expect(await countOpenJobs(deps.doc, tableName, 'default')).toEqual({ queued: 5, inProgress: 0 });
+    const activity = await readActivity(deps.doc, tableName, 'default');
+    expect(activity.version).toBe(5);
+    expect(activity.decisions).toHaveLength(5);
+    expect(activity.lastDecision).toMatchObject({ action: 'scale_out', target: 6, applied: true });
+  });
+
+  it('does nothing for a duplicate delivery', async () => {
+    const { run, fleet, deps, tableName } = await setup({ headroom: 1 });
+    const event = jobEvent('queued', 7);
+    const first = await run(event);
+    const second = await run(event);
+    expect(first.output.outcome).toBe('scaled_out');
+    expect(second.status).toBe('SUCCEEDED');
+    expect(second.output).toMatchObject({ skip: true, skipReason: expect.stringContaining('already handled') });
+    expect(fleet.desiredHistory).toEqual([2]);
+    expect((await readActivity(deps.doc, tableName, 'default')).decisions).toHaveLength(1);
+  });
+
+  it('skips jobs whose labels the pool does not serve, without touching the ledger', async () => {
+    const { run, fleet, deps, tableName } = await setup();
+    const result = await run(jobEvent('queued', 8, { labels: ['self-hosted', 'windows'] }));
+    expect(result.output).toMatchObject({ skip: true, skipReason: expect.stringContaining('not served') });
+    expect(await readJob(deps.doc, tableName, 8)).toBeUndefined();
+    expect(fleet.desiredHistory).toEqual([]);
+  });
+
+  it('keeps a completed that arrived before its queued, and does not scale for it', async () => {
+    const { run, fleet, deps, tableName } = await setup();
+    await run(jobEvent('completed', 9));
+    const late = await run(jobEvent('queued', 9));
+    expect(late.output).toMatchObject({ outcome: 'nothing', job: { ledger: expect.stringContaining('no-op') } });
+    expect((await readJob(deps.doc, tableName, 9))?.status).toBe('completed');
+    expect(fleet.desiredHistory).toEqual([]);
+  });
+
+  it('scales in idle runners once the scale-in cooldown has passed, never a busy one', async () => {
+    const { run, fleet, github, clock } = await setup({ scaleInCooldownSeconds: 300 });
+    for (let jobId = 1; jobId <= 3; jobId++) await run(jobEvent('queued', jobId));
+    expect(fleet.desired).toBe(3);
+    fleet.bootAll(github, LABELS);
+    const [first, second] = [...fleet.instances.keys()].slice(1);
+    github.setBusy(first, true);
+    await run(jobEvent('in_progress', 1, { runnerName: first }));
+    github.setBusy(second, true);
+    await run(jobEvent('in_progress', 2, { runnerName: second }));
+    // Job 3 was cancelled; job 2 finished and its (non-ephemeral, for this test) runner is idle again.
+    github.setBusy(second, false);
+    await run(jobEvent('completed', 2));
+    const held = await run(jobEvent('completed', 3));
+    expect(held.output).toMatchObject({ outcome: 'nothing', decision: { reason: expect.stringContaining('scale-in cooldown') } });
+    expect(fleet.desired).toBe(3);
+
+    clock.advance(301);
+    const scaled = await run(RECONCILE_INPUT);
+    expect(scaled.output).toMatchObject({ outcome: 'scaled_in', decision: { action: 'scale_in', target: 1 } });
+    // Demand is 1 (job 1 running on `first`): both idle runners go, spot before on-demand; the busy one stays.
+    expect(fleet.terminations).toEqual([
+      { instanceId: second, decrement: true },
+      { instanceId: expect.stringMatching(/^i-/), decrement: true },
+    ]);
+    expect(fleet.terminations[1].instanceId).not.toBe(first);
+    expect([...fleet.instances.keys()]).toEqual([first]);
+    expect(fleet.desired).toBe(1);
+  });
+
+  it('never terminates a runner that GitHub reports busy at deletion time', async () => {
+    const { run, fleet, github, clock } = await setup({ scaleInCooldownSeconds: 300 });
+    await run(jobEvent('queued', 1));
+    await run(jobEvent('queued', 2));
+    expect(fleet.desired).toBe(2);
+    fleet.bootAll(github, LABELS);
+    const spot = [...fleet.instances.keys()][1];
+    await run(jobEvent('completed', 1));
+    await run(jobEvent('completed', 2));
+    // Between Observe and the deletion the runner picked up a job: GitHub refuses to delete it.
+    const originalDelete = github.deleteRunner.bind(github);
+    github.deleteRunner = async (runnerId: number) => {
+      github.setBusy(spot, true);
+      return originalDelete(runnerId);
+    };
+    clock.advance(301);
+    const result = await run(RECONCILE_INPUT);
+    expect(result.output).toMatchObject({ outcome: 'skipped_victims', applied: { skipped: [{ instanceId: spot, reason: 'runner is busy at GitHub' }] } });
+    expect(fleet.terminations).toEqual([]);
+    expect(fleet.instances.has(spot)).toBe(true);
+  });
+});
+
+describe('state machine: settings', () => {
+  it('keeps scaling with bad settings, using the last valid values and reporting each problem', async () => {
+    const { run, fleet, deps, tableName, metrics, logger } = await setup({ max: 3 });
+    await run(jobEvent('queued', 1)); // validates cleanly: saved as last valid (max 3)
+    await deps.doc.send(
+      new PutCommand({ TableName: tableName, Item: { pk: keys.settings('default'), version: 2, max: 'lots', headroom: -4, floor: 1, labels: LABELS, colour: 'blue' } }),
+    );
+    for (let jobId = 2; jobId <= 6; jobId++) await run(jobEvent('queued', jobId));
+    const last = await run(jobEvent('queued', 7));
+    expect(last.status).toBe('SUCCEEDED');
+    expect(last.output.decision).toMatchObject({ target: 3 });
+    expect(fleet.maxDesiredSeen).toBe(3);
+    expect(last.output.settingsProblems).toEqual([
+      expect.stringContaining('max'),
+      expect.stringContaining('headroom'),
+      expect.stringContaining('colour: unknown setting'),
+    ]);
+    expect(metrics.total('SettingsProblems')).toBeGreaterThanOrEqual(3);
+    expect(logger.lines.some((l) => l.level === 'warn' && l.message === 'invalid setting ignored')).toBe(true);
+  });
+
+  it('reads the legacy settings_cooldown item (milliseconds) as the scale-in cooldown', async () => {
+    const { run, fleet, github, clock, deps, tableName } = await setup();
+    await deps.doc.send(new PutCommand({ TableName: tableName, Item: { pk: keys.settings('default'), version: 2, floor: 1, max: 10, labels: LABELS } }));
+    await deps.doc.send(new PutCommand({ TableName: tableName, Item: { pk: keys.legacyCooldown, value: 60_000 } }));
+    await run(jobEvent('queued', 1));
+    await run(jobEvent('queued', 2));
+    fleet.bootAll(github, LABELS);
+    await run(jobEvent('completed', 1));
+    await run(jobEvent('completed', 2));
+    expect(fleet.desired).toBe(2);
+    clock.advance(61);
+    const result = await run(RECONCILE_INPUT);
+    expect(result.output.outcome).toBe('scaled_in');
+  });
+});
+
+describe('state machine: failures', () => {
+  it('retries a throttled AWS call with backoff and then succeeds', async () => {
+    const { run, fleet } = await setup({ headroom: 1 });
+    fleet.faults.fail('setDesiredCapacity', () => new FakeAwsError('ThrottlingException', 'Rate exceeded'), 2);
+    const result = await run(jobEvent('queued', 1));
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.output.outcome).toBe('scaled_out');
+    expect(fleet.desired).toBe(2);
+    const retried = result.events.filter((e) => e.type === 'StateRetried').map((e) => e.state?.name);
+    expect(retried).toEqual(['ScaleOut', 'ScaleOut']);
+  });
+
+  it('catches an AWS call that keeps failing, records the failure and fails with a clear error', async () => {
+    const { run, fleet, deps, tableName, metrics } = await setup();
+    fleet.faults.fail('describe', () => new FakeAwsError('ServiceUnavailable', 'Service is unavailable', { httpStatusCode: 503 }), Infinity);
+    const result = await run(jobEvent('queued', 1));
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.name).toBe('AutoScaler.TaskFailed');
+    expect(result.events.filter((e) => e.type === 'StateRetried' && e.state?.name === 'Observe')).toHaveLength(3);
+    expect(result.events.some((e) => e.type === 'StateCaught' && e.state?.name === 'Observe')).toBe(true);
+    const activity = await readActivity(deps.doc, tableName, 'default');
+    expect(activity.lastFailure).toMatchObject({ error: 'TransientError', cause: expect.stringContaining('ServiceUnavailable') });
+    expect(metrics.total('Errors')).toBe(1);
+    // The job itself was recorded before the failure: the next execution (or the reconcile) will scale for it.
+    expect(await countOpenJobs(deps.doc, tableName, 'default')).toEqual({ queued: 1, inProgress: 0 });
+  });
+
+  it('does not retry a non-transient error and still ends in the Fail state', async () => {
+    const { run, fleet, deps, tableName } = await setup({ headroom: 1 });
+    fleet.faults.fail('setDesiredCapacity', () => new FakeAwsError('AccessDenied', 'not authorized to perform: autoscaling:SetDesiredCapacity', { httpStatusCode: 403 }), Infinity);
+    const result = await run(jobEvent('queued', 1));
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.name).toBe('AutoScaler.TaskFailed');
+    expect(result.events.filter((e) => e.type === 'StateRetried')).toHaveLength(0);
+    expect((await readActivity(deps.doc, tableName, 'default')).lastFailure).toMatchObject({ error: 'AccessDenied' });
+  });
+
+  it('rejects an input that is not an event it handles, changing nothing', async () => {
+    const { run, fleet, deps, tableName } = await setup();
+    const result = await run({ source: 'somebody.else', 'detail-type': 'workflow_job', detail: {} });
+    expect(result.status).toBe('FAILED');
+    expect((await readActivity(deps.doc, tableName, 'default')).lastFailure).toMatchObject({ error: 'InvalidInputError' });
+    const malformed = await run(jobEvent('queued', 1, { jobId: -1 } as never));
+    expect(malformed.status).toBe('FAILED');
+    expect(fleet.desiredHistory).toEqual([]);
+    expect(await countOpenJobs(deps.doc, tableName, 'default')).toEqual({ queued: 0, inProgress: 0 });
+  });
+
+  it('runs without $$.Execution.Id (local runners) by naming the execution itself', async () => {
+    const { deps, fleet } = await setup({ headroom: 1 });
+    const run = createMachine(deps, { withExecutionId: false });
+    const result = await run(jobEvent('queued', 1));
+    expect(result.output.executionId).toMatch(/^local-/);
+    expect(fleet.desired).toBe(2);
+  });
+});
