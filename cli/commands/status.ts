@@ -98,7 +98,7 @@ export async function gatherStatus(ctx: CliContext, options: { group?: string; g
   let runners: Sourced<RunnerCounts>;
   const access = await githubAccess(ctx, options.githubScope).catch((error: Error) => ({ skipped: error.message }));
   if (!('skipped' in access)) {
-    runners = await sourced(`GitHub (${access.from})`, async () => countRunners(await listRunners(access)));
+    runners = await sourced(`GitHub via ${access.from}`, async () => countRunners(await listRunners(access)));
   } else if (useLocal && groupView.ok) {
     const statuses = groupView.value.instances.map((i) => i.runnerStatus ?? 'unknown');
     const n = (s: string) => statuses.filter((x) => x === s).length;
