@@ -1,0 +1,78 @@
+import { readActivity } from '../../lib/activity';
+import { listOpenJobs, readJob, recordJobEvent } from '../../lib/ledger';
+import { DEFAULT_SETTINGS } from '../../lib/settings';
+import { writeSettings } from '../../lib/settings-store';
+import type { AutoScalerDeps } from '../../AutoScaler/src/deps';
+import { startDynalite, type LocalDynamo } from '../support/dynalite';
+import { createMachine, FakeFleet, FakeGitHub, ManualClock, RECONCILE_INPUT, RecordingLogger } from './support/fakes';
+
+/** The schedule's repair pass, through the real state machine. */
+const LABELS = ['self-hosted', 'linux', 'x64'];
+let dynamo: LocalDynamo;
+
+beforeAll(async () => {
+  dynamo = await startDynalite();
+});
+afterAll(async () => {
+  await dynamo.stop();
+});
+
+it('repairs the ledger from GitHub, removes stale registrations and unregistered instances, then scales', async () => {
+  const tableName = await dynamo.createTable();
+  const clock = new ManualClock();
+  const github = new FakeGitHub();
+  const fleet = new FakeFleet(clock, 1, 50);
+  fleet.seed(1, github, LABELS);
+  await writeSettings(dynamo.doc, tableName, 'default', { ...DEFAULT_SETTINGS, bootTimeoutSeconds: 600 }, 0, 'test', clock.now());
+  const deps: AutoScalerDeps = { doc: dynamo.doc, tableName, pool: 'default', scalingGroup: fleet, github, clock, logger: new RecordingLogger() };
+
+  const ledgerJob = (jobId: number) =>
+    recordJobEvent(dynamo.doc, tableName, { pool: 'default', jobId, action: 'queued', repository: 'acme/app', labels: LABELS, runId: jobId * 10, at: clock.now() - 60_000 + jobId, source: 'd' });
+  await ledgerJob(1); // finished while its completed webhook was lost
+  await ledgerJob(2); // its run was deleted: GitHub no longer knows it
+  await ledgerJob(3); // started while its in_progress webhook was lost
+  github.addJob({ id: 1, status: 'completed', conclusion: 'cancelled' });
+  github.addJob({ id: 3, status: 'in_progress', runnerName: 'i-0000000000000000a' });
+  github.addJob({ id: 4, status: 'queued' }); // its queued webhook was lost
+  github.addJob({ id: 5, status: 'queued', labels: ['self-hosted', 'windows'] }); // not ours
+
+  const gone = github.register('i-0000000000000dead', LABELS, 'offline'); // instance terminated, registration left behind
+  const foreign = github.register('build-box-7', ['self-hosted', 'linux', 'x64'], 'offline'); // not an instance of ours
+  const otherPool = github.register('i-00000000000000bee', ['self-hosted', 'linux', 'arm64'], 'offline');
+  // An instance that never registered a runner, launched long before the boot timeout.
+  fleet.desired = 2;
+  fleet.converge();
+  const stuck = [...fleet.instances.values()][1];
+  stuck.lifecycleState = 'InService';
+  stuck.launchTime = new Date(clock.now() - 3600_000).toISOString();
+
+  const result = await createMachine(deps)(RECONCILE_INPUT);
+
+  expect(result.status).toBe('SUCCEEDED');
+  expect(result.output.reconcile).toEqual({
+    openJobs: 3,
+    closedJobs: [1, 2],
+    startedJobs: [3],
+    addedJobs: [4],
+    removedRegistrations: ['i-0000000000000dead'],
+    terminatedUnregistered: [stuck.instanceId],
+  });
+  expect((await readJob(dynamo.doc, tableName, 1))).toMatchObject({ status: 'completed', conclusion: 'cancelled' });
+  expect((await readJob(dynamo.doc, tableName, 2))).toMatchObject({ status: 'completed', conclusion: 'vanished' });
+  expect((await listOpenJobs(dynamo.doc, tableName, 'default')).map((j) => [j.jobId, j.status])).toEqual([
+    [4, 'queued'], // queuedAt is GitHub's created_at (the index sorts by it)
+    [3, 'in_progress'],
+  ]);
+  expect(github.runners.has(gone.id)).toBe(false);
+  expect(github.runners.has(foreign.id)).toBe(true);
+  expect(github.runners.has(otherPool.id)).toBe(true);
+  expect(fleet.terminations).toEqual([{ instanceId: stuck.instanceId, decrement: true }]);
+  // Then the normal path: busy 1 (job 3) + queued 1 (job 4) = 2 > 1.
+  expect(result.output).toMatchObject({ trigger: 'reconcile', outcome: 'scaled_out', decision: { target: 2, current: 1 } });
+  expect(fleet.desired).toBe(2);
+  expect((await readActivity(dynamo.doc, tableName, 'default')).lastReconcileAt).toBe(clock.now());
+
+  // A second pass finds nothing left to repair.
+  const again = await createMachine(deps)(RECONCILE_INPUT);
+  expect(again.output.reconcile).toMatchObject({ closedJobs: [], startedJobs: [], addedJobs: [], removedRegistrations: [], terminatedUnregistered: [] });
+});
