@@ -11,7 +11,7 @@ const SCRIPT_PATH = join(__dirname, '../../Runners/bootstrap/runner-bootstrap.sh
 const STACK = 'runner-autoscaler'; // GROUP = `${STACK}-runners`
 
 const template: CfnTemplate = loadTemplate(TEMPLATE_PATH);
-const names = { ...parameterDefaults(template), 'AWS::StackName': STACK, 'AWS::Region': 'eu-west-1', 'AWS::AccountId': '123456789012', 'AWS::Partition': 'aws' };
+const names: Record<string, unknown> = { ...parameterDefaults(template), 'AWS::StackName': STACK, 'AWS::Region': 'eu-west-1', 'AWS::AccountId': '123456789012', 'AWS::Partition': 'aws' };
 const resource = (name: string) => {
   const found = template.Resources[name];
   if (!found) throw new Error(`resource ${name} missing`);
