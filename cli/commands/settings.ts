@@ -151,16 +151,22 @@ export interface DiffRow {
   after: unknown;
 }
 
-/** Pure: what the write changes in the stored item (raw before, so a fixed typo shows up; unknown keys are dropped). */
-export function settingsDiff(item: Record<string, unknown> | undefined, next: Settings): DiffRow[] {
+/**
+ * Pure: what the write changes, as the operator thinks of it: the values in
+ * use before (or the raw stored text where it was invalid, so a fixed typo
+ * shows) against the values written. Unknown keys in the item are dropped.
+ */
+export function settingsDiff(stored: Pick<StoredSettings, 'item' | 'settings' | 'problems'>, next: Settings): DiffRow[] {
   const rows: DiffRow[] = [];
+  const invalid = new Set(stored.problems.map((p) => p.key));
   for (const key of SETTING_KEYS) {
-    const before = item?.[key];
-    if (!same(before, next[key])) rows.push({ key, before, after: next[key] });
+    const wasInvalid = invalid.has(key) && stored.item?.[key] !== undefined;
+    const before = wasInvalid ? stored.item![key] : stored.settings[key];
+    if (wasInvalid || !same(before, next[key])) rows.push({ key, before, after: next[key] });
   }
-  for (const key of Object.keys(item ?? {})) {
+  for (const key of Object.keys(stored.item ?? {})) {
     if (['pk', 'sk', 'version', 'updatedAt', 'updatedBy', 'expiresAt'].includes(key) || key in settingsFields) continue;
-    rows.push({ key, before: item![key], after: undefined });
+    rows.push({ key, before: stored.item![key], after: undefined });
   }
   return rows;
 }
@@ -188,7 +194,7 @@ export async function settingsSet(ctx: CliContext, out: Output, args: string[], 
     return EXIT.invalid;
   }
   const next = validation.next;
-  const diff = settingsDiff(stored.item, next);
+  const diff = settingsDiff(stored, next);
   const expected = options.ifVersion ?? stored.version;
   const render = (version?: number) => {
     if (ctx.options.json) {
@@ -197,7 +203,8 @@ export async function settingsSet(ctx: CliContext, out: Output, args: string[], 
       );
       return;
     }
-    if (diff.length === 0) out.line(`No change: pool "${ctx.pool}" already has these values (version ${stored.version}).`);
+    if (diff.length === 0 && stored.item) out.line(`No change: pool "${ctx.pool}" already has these values (version ${stored.version}).`);
+    else if (diff.length === 0) out.line(`No change: these are the values in use (no settings item yet; nothing written).`);
     else {
       out.line(
         version !== undefined
@@ -207,6 +214,7 @@ export async function settingsSet(ctx: CliContext, out: Output, args: string[], 
       const lines = table(diff.map((d) => [`  ${d.key}`, formatValue(d.before), '->', d.after === undefined ? '(removed)' : formatValue(d.after)]));
       for (const line of lines) out.line(line);
     }
+    if (!stored.item && version !== undefined) out.line(c.dim('Created the settings item; settings you did not name hold the values that were in use.'));
     if (stored.problems.length && version !== undefined) {
       out.line(c.yellow(`Note: the item had ${stored.problems.length} invalid value(s); it now holds the values the autoscaler was using.`));
     }

@@ -264,7 +264,7 @@ describeWithTool('moto_server', 'CLI doctor and status against moto_server and t
     expect(status.stdout).toMatch(/^Pool "default" \(table healthy-table\)/m);
     expect(status.stdout).toMatch(/^Group\s+healthy-group: desired 1, min 1, max 10/m);
     expect(status.stdout).toMatch(/^Instances\s+1 — by market: on-demand 1; by lifecycle: InService 1$/m);
-    expect(status.stdout).toMatch(/^Runners\s+idle 1, busy 1, offline 1\s+\(GitHub \(local simulated GitHub\)\)$/m);
+    expect(status.stdout).toMatch(/^Runners\s+idle 1, busy 1, offline 1\s+\(GitHub via local simulated GitHub\)$/m);
     expect(status.stdout).toMatch(/^Open jobs\s+2 \(queued 1, in progress 1\)$/m);
     expect(status.stdout).toMatch(/^\s+1001\s+queued\s+2m \d+s\s+local-org\/app\s+self-hosted,linux$/m);
     expect(status.stdout).toMatch(/^Activity\s+version 7; last scale-out 1m 0s ago, last scale-in never$/m);

@@ -60,8 +60,10 @@ describe('settings set', () => {
     const result = await cli(['settings', 'set', 'floor=2', 'max=20', 'labels=Self-Hosted,linux,ARM64', ...args]);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/version 0 -> 1/);
-    expect(result.stdout).toMatch(/^\s+floor\s+\(not set\)\s+->\s+2$/m);
-    expect(result.stdout).toMatch(/^\s+labels\s+\(not set\)\s+->\s+self-hosted,linux,arm64$/m);
+    expect(result.stdout).toMatch(/^\s+floor\s+1\s+->\s+2$/m);
+    expect(result.stdout).toMatch(/^\s+labels\s+self-hosted,linux,x64\s+->\s+self-hosted,linux,arm64$/m);
+    expect(result.stdout).not.toMatch(/headroom/); // unchanged settings are not listed
+    expect(result.stdout).toMatch(/Created the settings item/);
 
     const stored = await readSettings(dynamo.doc, table, 'default');
     expect(stored.problems).toEqual([]);
@@ -116,13 +118,13 @@ describe('settings set', () => {
     const result = await cli(['settings', 'set', '--dry-run', 'headroom=2', ...args]);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/Dry run: would update/);
-    expect(result.stdout).toMatch(/headroom\s+\(not set\)\s+->\s+2/);
+    expect(result.stdout).toMatch(/headroom\s+0\s+->\s+2/);
     expect(await rawItem(table)).toBeUndefined();
   });
 
   it('refuses an edit based on a version another operator has since replaced (exit 2, nothing written)', async () => {
     const { table, args } = await freshTable();
-    await cli(['settings', 'set', 'floor=1', ...args]); // version 1, both operators review it
+    await cli(['settings', 'set', 'floor=2', ...args]); // version 1, both operators review it
     const alice = await cli(['settings', 'set', '--if-version', '1', 'max=30', ...args]);
     expect(alice.code).toBe(0);
     const bob = await cli(['settings', 'set', '--if-version', '1', 'max=5', ...args]);
@@ -135,7 +137,7 @@ describe('settings set', () => {
 
   it('lets concurrent edits through one at a time: every success is kept, every loser is told (no lost update)', async () => {
     const { table, args } = await freshTable();
-    await cli(['settings', 'set', 'headroom=0', ...args]);
+    await cli(['settings', 'set', 'headroom=9', ...args]);
     const values = [1, 2, 3, 4, 5, 6, 7, 8];
     const results = await Promise.all(values.map((v) => cli(['settings', 'set', `headroom=${v}`, ...args])));
     const winners = values.filter((_, i) => results[i].code === 0);
@@ -201,12 +203,15 @@ describe('pure helpers', () => {
     expect(parseAssignments([]).problems[0].message).toMatch(/nothing to set/);
   });
 
-  it('diffs the raw item against the next settings, listing unknown keys as removed', () => {
-    const diff = settingsDiff({ pk: 'SETTINGS#default', version: 2, floor: 1, max: 10, typo: 1 }, { ...DEFAULT_SETTINGS, floor: 2 });
-    expect(diff.find((d) => d.key === 'floor')).toEqual({ key: 'floor', before: 1, after: 2 });
-    expect(diff.find((d) => d.key === 'max')).toBeUndefined();
-    expect(diff.find((d) => d.key === 'typo')).toEqual({ key: 'typo', before: 1, after: undefined });
-    expect(diff.find((d) => d.key === 'version')).toBeUndefined();
+  it('diffs the values in use against the next settings, showing fixed typos and dropped unknown keys', () => {
+    const item = { pk: 'SETTINGS#default', version: 2, floor: 1, max: 10, headroom: 'two', typo: 1 };
+    const stored = { item, settings: DEFAULT_SETTINGS, problems: [{ key: 'headroom', message: 'bad' }, { key: 'typo', message: 'unknown' }] };
+    const diff = settingsDiff(stored, { ...DEFAULT_SETTINGS, floor: 2 });
+    expect(diff).toEqual([
+      { key: 'floor', before: 1, after: 2 },
+      { key: 'headroom', before: 'two', after: 0 },
+      { key: 'typo', before: 1, after: undefined },
+    ]);
   });
 
   it('attributes a fallback to the last valid settings when it differs from the default', () => {
@@ -220,7 +225,7 @@ describe('as a child process (node cli/bin.js, piped)', () => {
     const { table, args } = await freshTable();
     const [ok, bad] = await Promise.all([cliProcess(['settings', 'set', 'max=7', ...args]), cliProcess(['settings', 'validate', '--help'])]);
     expect(ok.code).toBe(0);
-    expect(ok.stdout).toMatch(/max\s+\(not set\)\s+->\s+7/);
+    expect(ok.stdout).toMatch(/max\s+10\s+->\s+7/);
     expect(ok.stdout).not.toMatch(/\x1b\[/); // no colour codes when piped
     expect(bad.code).toBe(0);
     expect(bad.stdout).toMatch(/Usage: runner-autoscaler settings validate/);
