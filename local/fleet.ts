@@ -14,6 +14,12 @@ import type { Clock, GroupInstance, GroupState, Market, ScalingGroupPort } from 
  * Time comes from the clock; `tick()` advances the boot state machine, so tests
  * drive it deterministically (the local stack calls it on an interval).
  */
+/** Deterministic, AWS-looking ids (i- and 17 hex digits): a multiplicative hash of the launch counter. */
+export function instanceIdFor(counter: number): string {
+  const mixed = (BigInt(counter) * 0x9e3779b97f4a7c15n) & 0xffffffffffffffffn;
+  return `i-0${mixed.toString(16).padStart(16, '0')}`;
+}
+
 export class ValidationError extends Error {
   constructor(message: string) {
     super(message);
@@ -216,7 +222,7 @@ export class SimulatedFleet implements ScalingGroupPort {
     const now = this.clock.now();
     const onDemand = [...this.instances.values()].filter((i) => i.market === 'on-demand').length;
     const instance: FleetInstance = {
-      instanceId: `i-0${this.counter.toString(16).padStart(16, '0')}`,
+      instanceId: instanceIdFor(this.counter),
       lifecycleState: 'Pending',
       market: onDemand < this.onDemandBase ? 'on-demand' : 'spot',
       launchTime: new Date(now).toISOString(),

@@ -7,6 +7,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { createStateMachineHandlers } from '../AutoScaler/src/handlers';
 import { createWebhookHandler, type WebhookHandler } from '../Infrastructure/src/webhook';
 import { createGitHubPort } from '../lib/adapters/github';
 import { loadTemplate, parameterDefaults, resourcesOfType, resolveIntrinsics, type CfnTemplate } from '../lib/cfn-template';
@@ -20,7 +21,7 @@ import { AWS_MODE_CREDENTIALS, AwsScalingGroup, createAwsClients, destroyAwsClie
 import { LocalBus, rulesFromTemplate, type BusRule, type Execution } from './bus';
 import { SimulatedFleet } from './fleet';
 import { SimGitHub } from './sim-github';
-import { createLocalStateMachine, loadStateMachine, type TaskHandlers } from './state-machine';
+import { createLocalStateMachine, loadStateMachine } from './state-machine';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const dynalite = require('dynalite') as (options: Record<string, unknown>) => Server;
 
@@ -335,19 +336,6 @@ export function parseSimJobsRequest(value: unknown): { ok: true; request: SimJob
   return { ok: true, request: { labels: labels as string[], durationSeconds, count } };
 }
 
-type HandlersFactory = (deps: Record<string, unknown>) => TaskHandlers;
-
-function loadAutoScalerHandlers(): HandlersFactory {
-  const path = join(ROOT, 'AutoScaler', 'src', 'handlers');
-  if (!existsSync(`${path}.ts`) && !existsSync(`${path}.js`)) {
-    throw new Error('AutoScaler/src/handlers.ts is missing: the AutoScaler stack is not built yet');
-  }
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const module = require(path) as { createStateMachineHandlers?: HandlersFactory };
-  if (typeof module.createStateMachineHandlers !== 'function') throw new Error('AutoScaler/src/handlers.ts does not export createStateMachineHandlers');
-  return module.createStateMachineHandlers;
-}
-
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const host = options.host ?? '127.0.0.1';
   const clock = options.clock ?? { now: () => Date.now() };
@@ -387,7 +375,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     if (!template) throw new Error(`${autoScalerTemplatePath} is missing: the AutoScaler stack is not built yet`);
     const loaded = loadStateMachine(template, autoScalerTemplatePath, names);
     const rules: BusRule[] = rulesFromTemplate(template, loaded.resourceName, { ...names, EventBus: busName, EventBusName: busName });
-    const createHandlers = loadAutoScalerHandlers();
 
     // DynamoDB: dynalite in memory (or in --data-dir), or the given endpoint.
     const awsEndpoint = options.awsEndpoint;
@@ -480,7 +467,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }
 
     // The state machine and the bus.
-    const handlers = createHandlers({ doc, tableName, pool, scalingGroup, github, clock, logger });
+    const handlers = createStateMachineHandlers({ doc, tableName, pool, scalingGroup, github, clock, logger });
     const machine = createLocalStateMachine(loaded, handlers);
     const bus = new LocalBus({
       rules,

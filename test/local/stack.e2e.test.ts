@@ -1,3 +1,4 @@
+import { readSettings, writeSettings } from '../../lib/settings-store';
 import { startLocalStack, type LocalStack } from '../../local/stack';
 import { describeWithAutoScaler, getState, queueJobs, until } from './support';
 
@@ -89,5 +90,38 @@ describeWithAutoScaler('local stack, end to end', () => {
     expect(after.executions.failed).toBe(0);
     expect(after.lastDecision).not.toBeNull();
     expect(after.series.length).toBeGreaterThan(5);
+  }, 90000);
+
+  it('scales in idle runners only, after the scale-in cooldown, while busy runners finish their jobs', async () => {
+    // Three idle runners above demand, as an operator's headroom edit asks for.
+    const current = await readSettings(stack.doc, stack.tableName, stack.pool);
+    const version = await writeSettings(stack.doc, stack.tableName, stack.pool, { ...current.settings, headroom: 3 }, current.version, 'test');
+    await until(async () => {
+      const state = await getState(stack.urls.state);
+      return state.desiredCapacity === 3 && state.instances.filter((i) => i.status === 'idle').length === 3;
+    }, 'three idle runners');
+
+    // Two long jobs take two of them (the headroom is kept: desired grows to busy 2 + headroom 3 = 5).
+    expect((await queueJobs(stack.urls.simJobs, { labels: served, durationSeconds: 6, count: 2 })).status).toBe(201);
+    await until(async () => (await getState(stack.urls.state)).instances.filter((i) => i.status === 'busy').length === 2, 'two busy runners');
+    await until(async () => (await getState(stack.urls.state)).desiredCapacity === 5, 'desired 5');
+    await until(async () => (await getState(stack.urls.state)).instances.filter((i) => i.status === 'idle').length === 3, 'the headroom runners to be up');
+
+    // Headroom back to 0: target is busy 2; the autoscaler removes the idle ones, never a busy one.
+    const terminationsBefore = stack.fleet!.terminations.filter((t) => t.by === 'autoscaler').length;
+    await writeSettings(stack.doc, stack.tableName, stack.pool, { ...current.settings, headroom: 0 }, version, 'test');
+    await until(async () => stack.fleet!.terminations.filter((t) => t.by === 'autoscaler').length >= terminationsBefore + 3, 'the autoscaler to remove three idle runners', 20000);
+    const state = await getState(stack.urls.state);
+    expect(state.instances.filter((i) => i.status === 'busy')).toHaveLength(2);
+    expect(state.decisions.some((d) => d.action === 'scale_in' && d.victims.length > 0)).toBe(true);
+    // Idle spot runners go first, so the on-demand floor instance, if idle, is kept longest.
+    const removed = stack.fleet!.terminations.filter((t) => t.by === 'autoscaler').slice(terminationsBefore);
+    expect(removed.every((t) => t.decrement)).toBe(true);
+
+    await until(() => stack.sim.listJobs().filter((j) => j.durationMs === 6000 && j.status === 'completed').length === 2, 'the long jobs to finish', 20000);
+    expect(stack.sim.listJobs().filter((j) => j.durationMs === 6000).every((j) => j.conclusion === 'success')).toBe(true);
+    expect(stack.sim.machineTerminations.filter((t) => t.wasBusy)).toEqual([]);
+    await until(async () => (await getState(stack.urls.state)).desiredCapacity === settings.floor, 'the floor again', 20000);
+    expect(Math.max(...stack.fleet!.desiredHistory)).toBeLessThanOrEqual(settings.max);
   }, 90000);
 });
