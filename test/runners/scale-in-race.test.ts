@@ -58,7 +58,7 @@ describeWithTool('moto_server', 'scale-in race on the Runners group (moto) with 
         DesiredCapacity: desired,
         VPCZoneIdentifier: subnets.Subnets?.[0]?.SubnetId,
         NewInstancesProtectedFromScaleIn: group.NewInstancesProtectedFromScaleIn,
-        CapacityRebalance: group.CapacityRebalance,
+        CapacityRebalance: String(group.CapacityRebalance) === 'true',
         MixedInstancesPolicy: {
           InstancesDistribution: { ...distribution, OnDemandBaseCapacity: Number(distribution.OnDemandBaseCapacity) },
           // moto does not model attribute-based selection; two concrete types stand in for InstanceRequirements.

@@ -41,7 +41,7 @@ describe('Runners template', () => {
     expect(group.MinSize).toBe(floor);
     expect(group.DesiredCapacity).toBeUndefined();
     expect(group.NewInstancesProtectedFromScaleIn).toBe(true);
-    expect(group.CapacityRebalance).toBe(true);
+    expect(String(group.CapacityRebalance)).toBe('true');
     expect(group.MixedInstancesPolicy.InstancesDistribution).toMatchObject({
       OnDemandBaseCapacity: floor,
       OnDemandPercentageAboveBaseCapacity: 0,
