@@ -56,6 +56,22 @@ export interface GroupFact {
   };
   newInstancesProtectedFromScaleIn?: boolean;
   unprotectedInstances: string[];
+  /** Read from a template with parameter defaults (local mode), not a deployed group: sizes are not comparable to settings. */
+  fromTemplate?: boolean;
+}
+
+/** Instance types a MixedInstancesPolicy may use: explicit overrides plus InstanceRequirements.AllowedInstanceTypes. */
+export function instanceTypeCount(overrides: unknown): number {
+  if (!Array.isArray(overrides)) return 0;
+  let count = 0;
+  for (const override of overrides as Array<Record<string, any>>) {
+    if (override?.InstanceType) count += 1;
+    const allowed = override?.InstanceRequirements?.AllowedInstanceTypes;
+    if (Array.isArray(allowed)) count += allowed.length;
+    else if (typeof allowed === 'string') count += allowed.split(',').filter(Boolean).length;
+    else if (override?.InstanceRequirements) count += 2; // attribute-based selection: many types
+  }
+  return count;
 }
 
 export interface RuleFact {
@@ -143,6 +159,16 @@ export function checkStackOutputs(facts: Pick<DoctorFacts, 'stacks'>): CheckResu
       }
     }
   }
+  // AutoScaler imports `${InfrastructureStackName}-EventBusName` etc.: those parameters must name these stacks.
+  const byRole: Record<string, StackFact> = { Infrastructure: stacks.infrastructure, Runners: stacks.runners, AutoScaler: stacks.autoScaler };
+  for (const consumer of producers) {
+    for (const [parameter, value] of Object.entries(stacks[consumer].parameters)) {
+      const role = /^(Infrastructure|Runners|AutoScaler)StackName$/.exec(parameter)?.[1];
+      if (role && value !== byRole[role].name) problems.push(`${stacks[consumer].name} parameter ${parameter}=${value}, so it imports from ${value}, not ${byRole[role].name}`);
+    }
+  }
+  const pools = producers.map((k) => stacks[k].outputs.PoolName).filter((p): p is string => p !== undefined);
+  if (new Set(pools).size > 1) problems.push(`the stacks serve different pools: ${producers.map((k) => `${stacks[k].name}=${stacks[k].outputs.PoolName ?? '-'}`).join(', ')}`);
   if (problems.length) {
     return [fail(check, problems.join('; '), 'redeploy the consuming stack with the producing stack\'s output value (or update the producer), in order Infrastructure, Runners, AutoScaler')];
   }
@@ -194,8 +220,9 @@ export function checkGroupPolicy(facts: Pick<DoctorFacts, 'group' | 'settings'>)
   const missing = unavailable(check, facts.group, 'pass --group NAME or check the Runners stack');
   if (missing) return [missing];
   const g = (facts.group as { ok: true; value: GroupFact }).value;
-  const floor = 'ok' in facts.settings && facts.settings.ok ? facts.settings.value.settings.floor : undefined;
-  const max = 'ok' in facts.settings && facts.settings.ok ? facts.settings.value.settings.max : undefined;
+  // A template's parameter defaults are not the deployment: compare its structure, not its sizes, with the settings.
+  const floor = !g.fromTemplate && 'ok' in facts.settings && facts.settings.ok ? facts.settings.value.settings.floor : undefined;
+  const max = !g.fromTemplate && 'ok' in facts.settings && facts.settings.ok ? facts.settings.value.settings.max : undefined;
   const results: CheckResult[] = [];
   const redeploy = 'redeploy the Runners stack (Runners/template.yaml sets it); do not edit the group by hand';
   const policy = g.mixedInstancesPolicy;
@@ -203,6 +230,9 @@ export function checkGroupPolicy(facts: Pick<DoctorFacts, 'group' | 'settings'>)
   else {
     if (floor !== undefined && policy.onDemandBaseCapacity !== floor) {
       results.push(fail(`${check} ${g.name}`, `OnDemandBaseCapacity is ${policy.onDemandBaseCapacity ?? 'unset'}, settings floor is ${floor}`, `redeploy the Runners stack with Floor=${floor}, or \`settings set floor=${policy.onDemandBaseCapacity ?? 0}\``));
+    }
+    if (g.fromTemplate && policy.onDemandBaseCapacity !== g.minSize) {
+      results.push(fail(`${check} ${g.name}`, `OnDemandBaseCapacity (${policy.onDemandBaseCapacity ?? 'unset'}) and MinSize (${g.minSize}) differ: both must be the floor`, 'set both from the Floor parameter in Runners/template.yaml'));
     }
     if (policy.onDemandPercentageAboveBaseCapacity !== 0) {
       results.push(fail(`${check} ${g.name}`, `OnDemandPercentageAboveBaseCapacity is ${policy.onDemandPercentageAboveBaseCapacity ?? 'unset (100)'}, must be 0 (spot above the floor)`, redeploy));

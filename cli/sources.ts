@@ -271,10 +271,13 @@ export async function githubAccess(ctx: CliContext, explicitScope?: string): Pro
   if (!scope) return { skipped: 'GitHub scope unknown: pass --github-scope org:NAME or repo:OWNER/NAME' };
   const outputs = await ctx.stackOutputs(ctx.stacks.infrastructure).catch(() => null);
   const parameter = outputs?.GitHubCredentialsParameterName;
+  // GitHub Enterprise Server: the AutoScaler stack's GitHubApiUrl parameter, unless --github-url overrides it.
+  const autoScaler = baseUrl ? null : await ctx.describeStack(ctx.stacks.autoScaler).catch(() => null);
+  const apiUrl = baseUrl ?? autoScaler?.Parameters?.find((p) => p.ParameterKey === 'GitHubApiUrl')?.ParameterValue;
   if (!parameter) return { skipped: `no GitHubCredentialsParameterName output on ${ctx.stacks.infrastructure}` };
   try {
     const credentials = await loadGitHubCredentials(parameter, { ssmClient: await ctx.ssm(), maxAgeSeconds: 0, forceRefresh: true });
-    return { scope, credentials, ...(baseUrl ? { baseUrl } : {}), from: `SSM ${parameter}` };
+    return { scope, credentials, ...(apiUrl ? { baseUrl: apiUrl } : {}), from: `SSM ${parameter}` };
   } catch (error) {
     return { skipped: `cannot read GitHub credentials from SSM ${parameter}: ${(error as Error).message}` };
   }

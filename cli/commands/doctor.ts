@@ -11,6 +11,7 @@ import type { EventPattern } from '../../lib/event-pattern';
 import { readSettings } from '../../lib/settings-store';
 import { rulesFromTemplate } from '../../local/bus';
 import {
+  instanceTypeCount,
   runChecks,
   type CheckResult,
   type DeliveryFact,
@@ -175,7 +176,7 @@ async function gatherGroup(ctx: CliContext, options: DoctorOptions): Promise<Gro
             ...(distribution?.OnDemandBaseCapacity !== undefined ? { onDemandBaseCapacity: distribution.OnDemandBaseCapacity } : {}),
             ...(distribution?.OnDemandPercentageAboveBaseCapacity !== undefined ? { onDemandPercentageAboveBaseCapacity: distribution.OnDemandPercentageAboveBaseCapacity } : {}),
             ...(distribution?.SpotAllocationStrategy ? { spotAllocationStrategy: distribution.SpotAllocationStrategy } : {}),
-            instanceTypes: mixed.LaunchTemplate?.Overrides?.length ?? 0,
+            instanceTypes: instanceTypeCount(mixed.LaunchTemplate?.Overrides),
           },
         }
       : {}),
@@ -209,13 +210,13 @@ function templateGroup(dir: string): GroupFact | { skipped: string } {
             ...(num(distribution.OnDemandBaseCapacity) !== undefined ? { onDemandBaseCapacity: num(distribution.OnDemandBaseCapacity) } : {}),
             ...(num(distribution.OnDemandPercentageAboveBaseCapacity) !== undefined ? { onDemandPercentageAboveBaseCapacity: num(distribution.OnDemandPercentageAboveBaseCapacity) } : {}),
             ...(typeof distribution.SpotAllocationStrategy === 'string' ? { spotAllocationStrategy: distribution.SpotAllocationStrategy } : {}),
-            // A list parameter expanded per type, or literal overrides.
-            instanceTypes: Array.isArray(overrides) ? overrides.length : typeof overrides === 'string' ? overrides.split(',').length : 2,
+            instanceTypes: instanceTypeCount(overrides),
           },
         }
       : {}),
     newInstancesProtectedFromScaleIn: p.NewInstancesProtectedFromScaleIn === true || p.NewInstancesProtectedFromScaleIn === 'true',
     unprotectedInstances: [],
+    fromTemplate: true,
   };
 }
 

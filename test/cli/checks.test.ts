@@ -6,6 +6,7 @@ import {
   checkStackOutputs,
   checkStacksExist,
   checkWebhookDeliveries,
+  instanceTypeCount,
   runChecks,
   type DoctorFacts,
   type GroupFact,
@@ -102,6 +103,34 @@ describe('doctor checks (pure, over gathered facts)', () => {
     expect(result.status).toBe('FAIL');
     expect(result.message).toMatch(/runner-autoscaler-autoscaler parameter EventBusName=old-bus but runner-autoscaler-infrastructure output EventBusName=runner-autoscaler/);
     expect(result.message).toMatch(/has no output WebhookUrl/);
+  });
+
+  it('fails when the AutoScaler imports from other stacks than the ones deployed, or the stacks serve different pools', () => {
+    const facts = healthy();
+    const stacks = (facts.stacks as { ok: true; value: Record<string, StackFact> }).value;
+    stacks.autoScaler.parameters.InfrastructureStackName = 'runner-autoscaler-infrastructure';
+    stacks.autoScaler.parameters.RunnersStackName = 'old-runners';
+    stacks.autoScaler.outputs.PoolName = 'default';
+    stacks.runners.outputs.PoolName = 'arm';
+    const [result] = checkStackOutputs(facts);
+    expect(result.status).toBe('FAIL');
+    expect(result.message).toMatch(/parameter RunnersStackName=old-runners, so it imports from old-runners, not runner-autoscaler-runners/);
+    expect(result.message).not.toMatch(/InfrastructureStackName/);
+    expect(result.message).toMatch(/the stacks serve different pools/);
+  });
+
+  it('counts instance types from explicit overrides and attribute-based AllowedInstanceTypes', () => {
+    expect(instanceTypeCount([{ InstanceType: 'm7i.large' }, { InstanceType: 'm6i.large' }])).toBe(2);
+    expect(instanceTypeCount([{ InstanceRequirements: { AllowedInstanceTypes: ['m7i.large', 'm6a.large', 'c7i.large'] } }])).toBe(3);
+    expect(instanceTypeCount(undefined)).toBe(0);
+  });
+
+  it('judges a group read from the template by its structure, not by the settings sizes', () => {
+    const facts = withGroup({ fromTemplate: true, minSize: 1, maxSize: 10, mixedInstancesPolicy: { onDemandBaseCapacity: 1, onDemandPercentageAboveBaseCapacity: 0, instanceTypes: 8 } });
+    facts.settings = { ok: true, value: { exists: true, settings: { ...DEFAULT_SETTINGS, floor: 3, max: 50 }, problems: [] } };
+    expect(checkGroupPolicy(facts).map((r) => r.status)).toEqual(['PASS']);
+    const skewed = withGroup({ fromTemplate: true, minSize: 2, mixedInstancesPolicy: { onDemandBaseCapacity: 1, onDemandPercentageAboveBaseCapacity: 0, instanceTypes: 8 } });
+    expect(checkGroupPolicy(skewed)[0]).toMatchObject({ status: 'FAIL', message: expect.stringMatching(/OnDemandBaseCapacity \(1\) and MinSize \(2\) differ/) });
   });
 
   it('fails a missing parameter and one stored as plain String', () => {

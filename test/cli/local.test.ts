@@ -33,12 +33,19 @@ describeWithAutoScaler('CLI against the local mode', () => {
   });
 
   it('a valid edit through --local is what the next decision uses; an invalid one changes nothing', async () => {
-    await until(async () => (await getState(stack.urls.state)).desiredCapacity === 1, 'the floor');
-    const edit = await cli(['settings', 'set', 'floor=2', '--local', base]);
+    await until(async () => (await getState(stack.urls.state)).lastDecision?.reason, 'a first decision');
+    expect((await getState(stack.urls.state)).desiredCapacity).toBe(1);
+    // Headroom only acts through a decision: the next reconcile (every second here) must use it.
+    const edit = await cli(['settings', 'set', 'headroom=2', '--local', base]);
     expect(edit.code).toBe(0);
-    expect(edit.stdout).toMatch(/floor\s+1\s+->\s+2/);
-    // The next reconcile (every second here) decides with floor 2.
-    await until(async () => (await getState(stack.urls.state)).desiredCapacity === 2, 'desired capacity to follow the new floor', 15_000);
+    expect(edit.stdout).toMatch(/headroom\s+0\s+->\s+2/);
+    const decided = await until(
+      async () => (await getState(stack.urls.state)).decisions.find((d) => d.action === 'scale_out' && /headroom 2/.test(d.reason ?? '')),
+      'a decision that uses headroom 2',
+      15_000,
+    );
+    expect(decided.target).toBe(2);
+    await until(async () => (await getState(stack.urls.state)).desiredCapacity === 2, 'desired capacity 2', 15_000);
 
     const before = await readSettings(stack.doc, stack.tableName, stack.pool);
     const refused = await cli(['settings', 'set', 'floor=9', 'max=3', '--local', base]);
@@ -52,10 +59,12 @@ describeWithAutoScaler('CLI against the local mode', () => {
   it('status reads group, runners, ledger and decisions from the local mode', async () => {
     await queueJobs(stack.urls.simJobs, { labels: ['self-hosted', 'linux', 'x64'], durationSeconds: 5, count: 2 });
     await until(async () => (await getState(stack.urls.state)).instances.some((i) => i.status === 'busy'), 'a busy runner', 15_000);
-    const status = await cli(['status', '--local', base]);
+    const status = await cli(['status', '--local', base, '--decisions', '20']);
     expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/^Reconcile\s+last \d+s ago$/m);
+    expect(status.stdout).toMatch(/^\s+\S+Z\s+\S+\s+scale_out\s+1 -> 2\s+busy \d+ \+ queued \d+ \+ headroom 2/m);
     expect(status.stdout).toMatch(new RegExp(`^Pool "default" \\(table ${stack.tableName}\\)`, 'm'));
-    expect(status.stdout).toMatch(/^Group\s+\S+: desired \d+, min 2, max 4/m);
+    expect(status.stdout).toMatch(/^Group\s+\S+: desired \d+, min 1, max 4/m);
     expect(status.stdout).toMatch(/^Runners\s+idle \d+, busy [1-9]\d*, offline \d+\s+\(GitHub via local simulated GitHub\)$/m);
     expect(status.stdout).toMatch(/^Open jobs\s+\d+ /m);
     expect(status.stdout).toMatch(/^Last decisions:$/m);
