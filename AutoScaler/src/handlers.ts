@@ -44,7 +44,9 @@ export function createTaskHandler(state: TaskState, deps: () => AutoScalerDeps):
     try {
       return await handlers[state](event);
     } finally {
-      resolved.metrics?.publishStoredMetrics?.();
+      const metrics = resolved.metrics as (AutoScalerDeps['metrics'] & { hasStoredMetrics?: () => boolean }) | undefined;
+      // Powertools warns on an empty flush; Decide, for one, emits nothing.
+      if (metrics?.hasStoredMetrics?.() !== false) metrics?.publishStoredMetrics?.();
     }
   };
 }
