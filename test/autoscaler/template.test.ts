@@ -96,7 +96,7 @@ describe('AutoScaler/template.yaml', () => {
       const dir = (fn.Properties!.CodeUri as string).split('/')[3];
       expect(readFileSync(join(ROOT, 'AutoScaler', 'functions', dir, 'handler.ts'), 'utf8')).toContain('createTaskHandler');
     }
-    expect(template.Globals!.Function).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler' });
+    expect((template.Globals as Record<string, any>).Function).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler' });
   });
 
   it('starts executions for served workflow_job actions only, and marks the schedule as the reconcile', () => {
@@ -141,7 +141,7 @@ describe('AutoScaler/template.yaml', () => {
   });
 
   it('puts only names in the environment, and the parameter defaults make a valid function config', () => {
-    const variables = template.Globals!.Function.Environment.Variables as Record<string, unknown>;
+    const variables = (template.Globals as Record<string, any>).Function.Environment.Variables as Record<string, unknown>;
     expect(variables.GITHUB_CREDENTIALS_PARAMETER).toEqual({ Ref: 'GitHubCredentialsParameterName' });
     expect(Object.keys(variables).some((k) => /TOKEN|SECRET|KEY$/.test(k))).toBe(false);
     const defaults = Object.fromEntries(Object.entries(template.Parameters!).map(([name, p]) => [name, p.Default]));
