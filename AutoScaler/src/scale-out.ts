@@ -40,7 +40,7 @@ export async function scaleOut(deps: AutoScalerDeps, input: ApplyInput): Promise
       logger.info('scale-out yielded: activity version moved', { observed: input.observedVersion, current: claim.currentVersion, target });
       return { action: 'scale_out', applied: false, stale: true, version: claim.currentVersion };
     }
-    let desired = target;
+    let desired: number | undefined;
     for (let round = 0; round < MAX_APPLY_ROUNDS; round++) {
       const before = await readActivity(doc, tableName, pool);
       if (!before.claim || before.claim.kind !== 'scale_out') break;
@@ -48,6 +48,11 @@ export async function scaleOut(deps: AutoScalerDeps, input: ApplyInput): Promise
       desired = before.claim.target;
       const after = await readActivity(doc, tableName, pool);
       if (after.version === before.version) break;
+    }
+    if (desired === undefined) {
+      // A newer scale-in claim superseded ours before we applied anything: it acts on a newer view.
+      logger.info('scale-out yielded to a newer scale-in', { target, version: claim.version });
+      return { action: 'scale_out', applied: false, stale: true, version: claim.version };
     }
     logger.info('scaled out', { target, desired, version: claim.version });
     return { action: 'scale_out', applied: true, stale: false, desired, version: claim.version };
