@@ -1,15 +1,16 @@
-import { DescribeAutoScalingGroupsCommand, type AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
-import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
-import { GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { readActivity as readActivityItem } from '../lib/activity';
+import { AutoScalingGroupAdapter } from '../lib/adapters/auto-scaling';
 import { createGitHubPort, loadGitHubCredentials } from '../lib/adapters/github';
+import { listOpenJobs } from '../lib/ledger';
 import { parseGitHubScope, type GitHubCredentials, type GitHubScope, type RunnerRegistration } from '../lib/ports';
-import { keys, OPEN_JOBS_HASH, OPEN_JOBS_INDEX } from '../lib/table';
 import { CliError, type CliContext } from './context';
 
 /**
- * Read-only views of the deployment for `status` and `doctor`. The job
- * ledger and activity items are read raw with the keys of lib/table.ts, so
- * the CLI depends on the table layout, not on the AutoScaler's code.
+ * Read-only views of the deployment for `status` and `doctor`, through the
+ * same readers the Lambdas use: the ledger's sparse open-jobs index
+ * (lib/ledger.ts), the ACTIVITY#<pool> item (lib/activity.ts) and the Auto
+ * Scaling adapter (lib/adapters/auto-scaling.ts).
  */
 
 export interface OpenJob {
@@ -33,35 +34,21 @@ function toMillis(value: unknown): number | undefined {
 
 export { toMillis };
 
-/** Open jobs of the pool from the sparse GSI (only jobs not yet completed are in it), oldest first. */
+/** Open jobs of the pool (queued or in progress), oldest first, with their age. */
 export async function readOpenJobs(doc: DynamoDBDocumentClient, tableName: string, pool: string, now: number): Promise<OpenJob[]> {
-  const items: Record<string, unknown>[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await doc.send(
-      new QueryCommand({
-        TableName: tableName,
-        IndexName: OPEN_JOBS_INDEX,
-        KeyConditionExpression: '#pool = :pool',
-        ExpressionAttributeNames: { '#pool': OPEN_JOBS_HASH },
-        ExpressionAttributeValues: { ':pool': pool },
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    items.push(...((page.Items ?? []) as Record<string, unknown>[]));
-    startKey = page.LastEvaluatedKey as Record<string, unknown> | undefined;
-  } while (startKey && items.length < 10_000);
-  return items.map((item) => {
-    const queuedMs = toMillis(item.queuedAt);
-    const jobId = String(item.jobId ?? String(item.pk ?? '').replace(/^JOB#/, ''));
-    return {
-      jobId,
-      status: String(item.status ?? 'queued'),
-      ...(typeof item.repository === 'string' ? { repository: item.repository } : {}),
-      labels: Array.isArray(item.labels) ? item.labels.map(String) : [],
-      ...(queuedMs !== undefined ? { queuedAt: new Date(queuedMs).toISOString(), ageSeconds: Math.max(0, (now - queuedMs) / 1000) } : {}),
-    };
-  });
+  const jobs = await listOpenJobs(doc, tableName, pool);
+  return jobs
+    .map((job) => {
+      const queuedMs = toMillis(job.queuedAt);
+      return {
+        jobId: String(job.jobId),
+        status: job.status,
+        ...(job.repository ? { repository: job.repository } : {}),
+        labels: job.labels,
+        ...(queuedMs !== undefined ? { queuedAt: new Date(queuedMs).toISOString(), ageSeconds: Math.max(0, (now - queuedMs) / 1000) } : {}),
+      };
+    })
+    .sort((a, b) => (b.ageSeconds ?? 0) - (a.ageSeconds ?? 0));
 }
 
 export interface DecisionRecord {
@@ -102,28 +89,27 @@ function toDecision(value: unknown): DecisionRecord | undefined {
 
 /** The ACTIVITY#<pool> item (null when the autoscaler never ran for the pool). */
 export async function readActivity(doc: DynamoDBDocumentClient, tableName: string, pool: string): Promise<ActivityView | null> {
-  const { Item } = await doc.send(new GetCommand({ TableName: tableName, Key: { pk: keys.activity(pool) }, ConsistentRead: true }));
-  if (!Item) return null;
+  const item = await readActivityItem(doc, tableName, pool);
+  const never = item.version === 0 && !item.lastDecision && item.decisions.length === 0 && !item.lastReconcileAt && !item.lastFailure;
+  if (never) return null;
   const iso = (v: unknown) => {
     const ms = toMillis(v);
     return ms === undefined ? undefined : new Date(ms).toISOString();
   };
-  const listed = [Item.decisions, Item.recentDecisions, Item.recent].find(Array.isArray) as unknown[] | undefined;
-  const decisions = (listed ?? []).map(toDecision).filter((d): d is DecisionRecord => Boolean(d));
-  const last = toDecision(Item.lastDecision);
+  const decisions = item.decisions.map(toDecision).filter((d): d is DecisionRecord => Boolean(d));
+  const last = toDecision(item.lastDecision);
   if (last && !decisions.some((d) => d.time === last.time && d.action === last.action)) decisions.unshift(last);
   decisions.sort((a, b) => String(b.time ?? '').localeCompare(String(a.time ?? '')));
-  const view: ActivityView = { version: Number(Item.version ?? 0), decisions };
-  const out = iso(Item.lastScaleOutAt);
-  const inAt = iso(Item.lastScaleInAt);
-  const reconcile = iso(Item.lastReconcileAt);
+  const view: ActivityView = { version: item.version, decisions };
+  const out = iso(item.lastScaleOutAt);
+  const inAt = iso(item.lastScaleInAt);
+  const reconcile = iso(item.lastReconcileAt);
   if (out) view.lastScaleOutAt = out;
   if (inAt) view.lastScaleInAt = inAt;
   if (reconcile) view.lastReconcileAt = reconcile;
-  const failure = Item.lastFailure as Record<string, unknown> | undefined;
-  if (failure && typeof failure === 'object') {
-    const at = iso(failure.at);
-    view.lastFailure = { ...(at ? { at } : {}), error: [failure.error, failure.cause].filter((x) => typeof x === 'string' && x).join(': ') || 'unknown error' };
+  if (item.lastFailure) {
+    const at = iso(item.lastFailure.at);
+    view.lastFailure = { ...(at ? { at } : {}), error: [item.lastFailure.error, item.lastFailure.cause].filter(Boolean).join(': ') || 'unknown error' };
   }
   return view;
 }
@@ -146,7 +132,6 @@ export interface GroupView {
   max: number;
   instances: GroupInstanceView[];
   source: 'aws' | 'local';
-  raw?: AutoScalingGroup;
 }
 
 /** The group's name: --group, else the Runners stack output (AutoScalingGroupName or any output ending in GroupName). */
@@ -160,42 +145,21 @@ export async function groupName(ctx: CliContext, explicit?: string): Promise<str
 }
 
 export async function describeGroup(ctx: CliContext, name: string): Promise<GroupView> {
-  const asg = await ctx.autoScaling();
-  const { AutoScalingGroups } = await asg.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }));
-  const group = AutoScalingGroups?.[0];
-  if (!group) throw new CliError(`Auto Scaling group ${name} does not exist`);
-  const instances = group.Instances ?? [];
-  // The group does not say which instances are spot; EC2 does (InstanceLifecycle).
-  const markets = new Map<string, { market: string; launchTime?: string }>();
-  if (instances.length) {
-    const ec2 = await ctx.ec2();
-    {
-      const ids = instances.map((i) => i.InstanceId!).filter(Boolean);
-      for (let i = 0; i < ids.length; i += 100) {
-        const { Reservations } = await ec2.send(new DescribeInstancesCommand({ InstanceIds: ids.slice(i, i + 100) }));
-        for (const instance of (Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
-          markets.set(instance.InstanceId!, {
-            market: instance.InstanceLifecycle === 'spot' ? 'spot' : 'on-demand',
-            ...(instance.LaunchTime ? { launchTime: instance.LaunchTime.toISOString() } : {}),
-          });
-        }
-      }
-    }
-  }
+  const adapter = new AutoScalingGroupAdapter(name, { autoScaling: await ctx.autoScaling(), ec2: await ctx.ec2() });
+  const group = await adapter.describe();
   return {
     name,
-    desired: group.DesiredCapacity ?? 0,
-    min: group.MinSize ?? 0,
-    max: group.MaxSize ?? 0,
+    desired: group.desired,
+    min: group.min,
+    max: group.max,
     source: 'aws',
-    raw: group,
-    instances: instances.map((i) => ({
-      instanceId: i.InstanceId ?? '?',
-      lifecycleState: String(i.LifecycleState ?? 'unknown'),
-      market: markets.get(i.InstanceId ?? '')?.market ?? 'unknown',
-      ...(i.InstanceType ? { instanceType: i.InstanceType } : {}),
-      ...(markets.get(i.InstanceId ?? '')?.launchTime ? { launchTime: markets.get(i.InstanceId ?? '')!.launchTime } : {}),
-      protectedFromScaleIn: Boolean(i.ProtectedFromScaleIn),
+    instances: group.instances.map((i) => ({
+      instanceId: i.instanceId,
+      lifecycleState: i.lifecycleState,
+      market: i.market,
+      ...(i.instanceType ? { instanceType: i.instanceType } : {}),
+      launchTime: i.launchTime,
+      protectedFromScaleIn: i.protectedFromScaleIn,
     })),
   };
 }

@@ -7,7 +7,9 @@ import { CreateLaunchTemplateCommand, DescribeImagesCommand, EC2Client } from '@
 import { CreateEventBusCommand, EventBridgeClient, PutRuleCommand } from '@aws-sdk/client-eventbridge';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { claimVersion, recordDecision, recordReconcile } from '../../lib/activity';
 import { createGitHubPort } from '../../lib/adapters/github';
+import { recordJobEvent } from '../../lib/ledger';
 import { EVENT_SOURCE } from '../../lib/events';
 import { DEFAULT_SETTINGS } from '../../lib/settings';
 import { writeSettings } from '../../lib/settings-store';
@@ -215,23 +217,25 @@ describeWithTool('moto_server', 'CLI doctor and status against moto_server and t
       expect(doctor.stdout).toMatch(line);
     }
 
-    // The ledger and activity as the AutoScaler writes them.
+    // The ledger and activity, written by the AutoScaler's own writers.
     const dynamo = new DynamoDBClient({ ...FAKE_AWS, endpoint: moto.endpoint });
     const doc = DynamoDBDocumentClient.from(dynamo);
     const now = Date.now();
-    const job = (jobId: number, status: string, ageSeconds: number) => ({
-      pk: keys.job(jobId),
-      jobId,
+    const jobEvent = (jobId: number, action: 'queued' | 'in_progress' | 'completed', ageSeconds: number) => ({
       pool: 'default',
-      status,
+      jobId,
+      action,
       repository: 'local-org/app',
       labels: ['self-hosted', 'linux'],
-      queuedAt: new Date(now - ageSeconds * 1000).toISOString(),
-      [OPEN_JOBS_HASH]: 'default',
+      runId: 1,
+      createdAt: new Date(now - ageSeconds * 1000).toISOString(),
+      at: now - ageSeconds * 1000,
+      source: `delivery-${jobId}-${action}`,
     });
-    await doc.send(new PutCommand({ TableName: d.table, Item: job(1001, 'queued', 125) }));
-    await doc.send(new PutCommand({ TableName: d.table, Item: job(1002, 'in_progress', 30) }));
-    await doc.send(new PutCommand({ TableName: d.table, Item: { pk: keys.job(1003), jobId: 1003, pool: 'default', status: 'completed', queuedAt: new Date(now).toISOString() } }));
+    await recordJobEvent(doc, d.table, jobEvent(1001, 'queued', 125));
+    await recordJobEvent(doc, d.table, jobEvent(1002, 'queued', 30));
+    await recordJobEvent(doc, d.table, jobEvent(1002, 'in_progress', 20));
+    await recordJobEvent(doc, d.table, jobEvent(1003, 'completed', 10));
     const decision = (secondsAgo: number, trigger: string, action: string, current: number, target: number, reason: string) => ({
       at: new Date(now - secondsAgo * 1000).toISOString(),
       executionId: `e-${secondsAgo}`,
@@ -245,18 +249,10 @@ describeWithTool('moto_server', 'CLI doctor and status against moto_server and t
       applied: true,
       stale: false,
     });
-    await doc.send(
-      new PutCommand({
-        TableName: d.table,
-        Item: {
-          pk: keys.activity('default'),
-          version: 7,
-          lastScaleOutAt: now - 60_000,
-          lastReconcileAt: now - 300_000,
-          decisions: [decision(300, 'schedule', 'none', 1, 1, 'at target 1 (busy 0 + queued 0 + headroom 0)'), decision(60, 'workflow_job.queued', 'scale_out', 1, 3, 'busy 1 + queued 2 + headroom 0 -> 3 > 1')],
-        },
-      }),
-    );
+    await recordDecision(doc, d.table, 'default', decision(300, 'schedule', 'none', 1, 1, 'at target 1 (busy 0 + queued 0 + headroom 0)'));
+    await recordReconcile(doc, d.table, 'default', now - 300_000);
+    expect(await claimVersion(doc, d.table, 'default', { observedVersion: 0, executionId: 'e-60', kind: 'scale_out', target: 3, now: now - 60_000 })).toMatchObject({ claimed: true });
+    await recordDecision(doc, d.table, 'default', decision(60, 'workflow_job.queued', 'scale_out', 1, 3, 'busy 1 + queued 2 + headroom 0 -> 3 > 1'));
     dynamo.destroy();
 
     const status = await cli(['status', ...common(d)]);
@@ -267,7 +263,7 @@ describeWithTool('moto_server', 'CLI doctor and status against moto_server and t
     expect(status.stdout).toMatch(/^Runners\s+idle 1, busy 1, offline 1\s+\(GitHub via local simulated GitHub\)$/m);
     expect(status.stdout).toMatch(/^Open jobs\s+2 \(queued 1, in progress 1\)$/m);
     expect(status.stdout).toMatch(/^\s+1001\s+queued\s+2m \d+s\s+local-org\/app\s+self-hosted,linux$/m);
-    expect(status.stdout).toMatch(/^Activity\s+version 7; last scale-out 1m 0s ago, last scale-in never$/m);
+    expect(status.stdout).toMatch(/^Activity\s+version 1; last scale-out 1m 0s ago, last scale-in never$/m);
     expect(status.stdout).toMatch(/^Reconcile\s+last 5m 0s ago$/m);
     const decisions = status.stdout.split('Last decisions:')[1].trim().split('\n');
     expect(decisions[0]).toMatch(/workflow_job\.queued\s+scale_out\s+1 -> 3\s+busy 1 \+ queued 2 \+ headroom 0 -> 3 > 1$/);
