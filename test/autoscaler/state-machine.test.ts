@@ -1,4 +1,4 @@
-import { readActivity } from '../../lib/activity';
+import { claimVersion, readActivity } from '../../lib/activity';
 import { countOpenJobs, readJob } from '../../lib/ledger';
 import { DEFAULT_SETTINGS, type Settings } from '../../lib/settings';
 import { writeSettings } from '../../lib/settings-store';
@@ -227,5 +227,46 @@ describe('state machine: failures', () => {
     const result = await run(jobEvent('queued', 1));
     expect(result.output.executionId).toMatch(/^local-/);
     expect(fleet.desired).toBe(2);
+  });
+});
+
+describe('state machine: stale activity version', () => {
+  // Another execution claims a newer version between our Observe and our ScaleOut (here: right after Decide).
+  async function withCompetingClaims(claims: number) {
+    const ctx = await setup({ headroom: 1 });
+    let made = 0;
+    const run = createMachine(ctx.deps, {
+      wrap: (handlers) => ({
+        ...handlers,
+        Decide: async (input) => {
+          const decision = await handlers.Decide(input);
+          if (made < claims) {
+            made += 1;
+            const version = (await readActivity(ctx.deps.doc, ctx.tableName, 'default')).version;
+            await claimVersion(ctx.deps.doc, ctx.tableName, 'default', { observedVersion: version, executionId: `other-${made}`, kind: 'scale_out', target: 1, now: ctx.clock.now() });
+          }
+          return decision;
+        },
+      }),
+    });
+    const result = await run(jobEvent('queued', 1));
+    const observed = result.events.filter((e) => e.type === 'StateEntered' && e.state?.name === 'Observe').length;
+    return { ...ctx, result, observed };
+  }
+
+  it('re-observes once and applies when the second claim holds', async () => {
+    const { result, observed, fleet } = await withCompetingClaims(1);
+    expect(observed).toBe(2);
+    expect(result.output).toMatchObject({ outcome: 'scaled_out', applied: { applied: true, stale: false, version: 2 } });
+    expect(fleet.desired).toBe(2);
+  });
+
+  it('yields to the newer execution after one re-observe', async () => {
+    const { result, observed, fleet, deps, tableName } = await withCompetingClaims(5);
+    expect(observed).toBe(2);
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.output).toMatchObject({ outcome: 'yielded', applied: { applied: false, stale: true } });
+    expect(fleet.desiredHistory).toEqual([]);
+    expect((await readActivity(deps.doc, tableName, 'default')).lastDecision).toMatchObject({ stale: true, applied: false });
   });
 });

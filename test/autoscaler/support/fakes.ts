@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type { AutoScalerDeps, AutoScalerLogger, AutoScalerMetrics } from '../../../AutoScaler/src/deps';
-import { createStateMachineHandlers, TASK_STATES } from '../../../AutoScaler/src/handlers';
+import { createStateMachineHandlers, TASK_STATES, type StateMachineHandlers } from '../../../AutoScaler/src/handlers';
 import { EVENT_SOURCE, WORKFLOW_JOB_DETAIL_TYPE, type WorkflowJobEvent } from '../../../lib/events';
 import type {
   Clock,
@@ -268,9 +268,12 @@ export interface RunResult {
   events: Array<{ type: string; state?: { name: string }; [key: string]: unknown }>;
 }
 
-export function createMachine(deps: AutoScalerDeps, options: { withExecutionId?: boolean } = {}) {
+export function createMachine(
+  deps: AutoScalerDeps,
+  options: { withExecutionId?: boolean; wrap?: (handlers: StateMachineHandlers) => StateMachineHandlers } = {},
+) {
   const machine = new StateMachine(loadDefinition() as any, { validationOptions: { checkArn: true } });
-  const handlers = createStateMachineHandlers(deps);
+  const handlers = (options.wrap ?? ((h) => h))(createStateMachineHandlers(deps));
   // Backoff is asserted on the definition; here retries wait 1 ms so the suite stays fast.
   const retryIntervalOverrides = Object.fromEntries(TASK_STATES.map((name) => [name, 1]));
   return async function run(input: unknown): Promise<RunResult> {
