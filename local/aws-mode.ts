@@ -2,16 +2,15 @@ import {
   AutoScalingClient,
   CreateAutoScalingGroupCommand,
   DescribeAutoScalingGroupsCommand,
-  SetDesiredCapacityCommand,
-  TerminateInstanceInAutoScalingGroupCommand,
   UpdateAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
-import { type _InstanceType, CreateLaunchTemplateCommand, DescribeImagesCommand, DescribeInstancesCommand, DescribeLaunchTemplatesCommand, DescribeSubnetsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { type _InstanceType, CreateLaunchTemplateCommand, DescribeImagesCommand, DescribeLaunchTemplatesCommand, DescribeSubnetsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { CreateEventBusCommand, DescribeEventBusCommand, EventBridgeClient, PutRuleCommand } from '@aws-sdk/client-eventbridge';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { existsSync } from 'node:fs';
 import { loadTemplate, parameterDefaults, resolveIntrinsics, resourcesOfType } from '../lib/cfn-template';
-import type { GitHubPort, GroupInstance, GroupState, Market, ScalingGroupPort } from '../lib/ports';
+import { AutoScalingGroupAdapter } from '../lib/adapters/auto-scaling';
+import type { GitHubPort } from '../lib/ports';
 import type { BusRule } from './bus';
 import type { SimGitHub } from './sim-github';
 
@@ -65,9 +64,15 @@ export function groupSpecFromRunnersTemplate(path: string | undefined, base: Omi
   if (groups.length === 0) return fallback;
   const properties = resolveIntrinsics(groups[0][1].Properties ?? {}, parameterDefaults(template)) as Record<string, any>;
   const policy = properties.MixedInstancesPolicy ?? {};
-  const overrides = (policy.LaunchTemplate?.Overrides ?? []) as Array<{ InstanceType?: unknown }>;
-  const types = overrides.map((o) => o.InstanceType).filter((t): t is string => typeof t === 'string');
-  const typesFromList = typeof properties.InstanceTypes === 'string' ? properties.InstanceTypes.split(',') : [];
+  const overrides = (policy.LaunchTemplate?.Overrides ?? []) as Array<{ InstanceType?: unknown; InstanceRequirements?: { AllowedInstanceTypes?: unknown } }>;
+  // Plain InstanceType overrides, or the allowed types of InstanceRequirements (a list, or the comma-separated parameter).
+  const types = overrides.flatMap((o) => {
+    if (typeof o.InstanceType === 'string') return [o.InstanceType];
+    const allowed = o.InstanceRequirements?.AllowedInstanceTypes;
+    if (Array.isArray(allowed)) return allowed.filter((t): t is string => typeof t === 'string');
+    return typeof allowed === 'string' ? allowed.split(',').map((t) => t.trim()).filter(Boolean) : [];
+  });
+  const typesFromList: string[] = [];
   const strategy = policy.InstancesDistribution?.SpotAllocationStrategy;
   return {
     ...base,
@@ -121,7 +126,9 @@ export async function provisionAwsResources(
     if (!isNotFound(error)) throw error;
   }
   if (!templateExists) {
-    const images = await clients.ec2.send(new DescribeImagesCommand({ Owners: ['amazon'], Filters: [{ Name: 'architecture', Values: ['arm64'] }] }));
+    // Graviton types (m7g, c7g, ...) need an arm64 image, the others x86_64.
+    const architecture = /^[a-z]+\d+g[a-z]*\./.test(spec.instanceTypes[0]) ? 'arm64' : 'x86_64';
+    const images = await clients.ec2.send(new DescribeImagesCommand({ Owners: ['amazon'], Filters: [{ Name: 'architecture', Values: [architecture] }] }));
     const imageId = images.Images?.[0]?.ImageId ?? 'ami-12c6146b';
     await clients.ec2.send(
       new CreateLaunchTemplateCommand({
@@ -168,52 +175,20 @@ export async function provisionAwsResources(
 }
 
 /**
- * ScalingGroupPort over the Auto Scaling API, for local AWS mode. The market
- * comes from EC2 (InstanceLifecycle 'spot'); emulators that do not model spot
- * report every instance on-demand.
+ * The real Auto Scaling adapter (lib/adapters/auto-scaling.ts), plus the
+ * MinSize/MaxSize update local mode makes when the floor/max settings change.
+ * Emulators that do not model spot report every instance on-demand.
  */
-export class AwsScalingGroup implements ScalingGroupPort {
+export class AwsScalingGroup extends AutoScalingGroupAdapter {
   constructor(
-    private readonly clients: AwsClients,
+    private readonly awsClients: AwsClients,
     readonly name: string,
-  ) {}
-
-  async describe(): Promise<GroupState> {
-    const { AutoScalingGroups } = await this.clients.autoScaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [this.name] }));
-    const group = AutoScalingGroups?.[0];
-    if (!group) throw new Error(`Auto Scaling Group ${this.name} does not exist at the endpoint`);
-    const ids = (group.Instances ?? []).map((i) => i.InstanceId).filter((id): id is string => Boolean(id));
-    const details = new Map<string, { market: Market; launchTime: string }>();
-    if (ids.length > 0) {
-      const { Reservations } = await this.clients.ec2.send(new DescribeInstancesCommand({ InstanceIds: ids }));
-      for (const instance of (Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
-        details.set(instance.InstanceId!, {
-          market: instance.InstanceLifecycle === 'spot' ? 'spot' : 'on-demand',
-          launchTime: (instance.LaunchTime ?? new Date()).toISOString(),
-        });
-      }
-    }
-    const instances: GroupInstance[] = (group.Instances ?? []).map((instance) => ({
-      instanceId: instance.InstanceId!,
-      lifecycleState: instance.LifecycleState ?? 'Pending',
-      market: details.get(instance.InstanceId!)?.market ?? 'on-demand',
-      launchTime: details.get(instance.InstanceId!)?.launchTime ?? new Date().toISOString(),
-      protectedFromScaleIn: Boolean(instance.ProtectedFromScaleIn),
-      ...(instance.InstanceType ? { instanceType: instance.InstanceType } : {}),
-    }));
-    return { name: this.name, desired: group.DesiredCapacity ?? 0, min: group.MinSize ?? 0, max: group.MaxSize ?? 0, instances };
-  }
-
-  async setDesiredCapacity(desired: number): Promise<void> {
-    await this.clients.autoScaling.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: this.name, DesiredCapacity: desired, HonorCooldown: false }));
-  }
-
-  async terminateInstance(instanceId: string, decrement: boolean): Promise<void> {
-    await this.clients.autoScaling.send(new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: instanceId, ShouldDecrementDesiredCapacity: decrement }));
+  ) {
+    super(name, { autoScaling: awsClients.autoScaling, ec2: awsClients.ec2 });
   }
 
   async updateLimits(min: number, max: number): Promise<void> {
-    await this.clients.autoScaling.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: this.name, MinSize: min, MaxSize: max }));
+    await this.awsClients.autoScaling.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: this.name, MinSize: min, MaxSize: max }));
   }
 }
 
@@ -250,7 +225,15 @@ export class RunnerAttacher {
     this.timer = undefined;
   }
 
-  async runnerExited(instanceId: string): Promise<void> {
+  private exits: Promise<void> = Promise.resolve();
+
+  /** Serialised: two runners finishing together must not both decrement on the same view of the group. */
+  runnerExited(instanceId: string): Promise<void> {
+    this.exits = this.exits.then(() => this.leave(instanceId));
+    return this.exits;
+  }
+
+  private async leave(instanceId: string): Promise<void> {
     try {
       // AWS refuses a decrement below MinSize; some emulators do not, so ask first, and still fall back on a refusal.
       const group = await this.group.describe();

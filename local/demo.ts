@@ -32,7 +32,7 @@ interface State {
   max: number;
   instances: Array<{ status: string; market: string }>;
   jobs: { queued: number; inProgress: number; completed: number };
-  lastDecision: { action: string; reason: string | null; trigger: string } | null;
+  decisions: Array<{ time: string; action: string; reason: string | null; trigger: string; current: number | null; desired: number | null }>;
   settings: { scaleInCooldownSeconds: number };
 }
 
@@ -84,7 +84,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const elapsed = () => Math.round((Date.now() - started) / 1000);
   const pending = [...DEMO_WAVES];
-  let lastDecision = '';
+  let lastDecision = initial.decisions[0]?.time ?? '';
   let sawScaleOut = false;
   const baselineCompleted = initial.jobs.completed;
   const servedTotal = DEMO_WAVES.filter((w) => !w.labels.includes('gpu') && !w.labels.includes('windows')).reduce((n, w) => n + w.count, 0);
@@ -101,10 +101,13 @@ async function main(): Promise<void> {
     }
     const state = await getState(base);
     console.log(line(state, elapsed()));
-    if (state.lastDecision && state.lastDecision.reason && `${state.lastDecision.action}${state.lastDecision.reason}` !== lastDecision) {
-      lastDecision = `${state.lastDecision.action}${state.lastDecision.reason}`;
-      if (state.lastDecision.action === 'scale_out') sawScaleOut = true;
-      console.log(pc.dim(`        decision: ${state.lastDecision.action} (${state.lastDecision.reason}) on ${state.lastDecision.trigger}`));
+    // Scaling actions since the last poll (the log holds every execution, newest first).
+    const fresh = state.decisions.filter((d) => d.time > lastDecision && d.action !== 'none').reverse();
+    if (state.decisions[0]) lastDecision = state.decisions[0].time > lastDecision ? state.decisions[0].time : lastDecision;
+    for (const decision of fresh) {
+      if (decision.action === 'scale_out') sawScaleOut = true;
+      const colour = decision.action === 'scale_out' ? pc.green : pc.red;
+      console.log(colour(`        ${decision.action.replace('_', ' ')} ${decision.current} → ${decision.desired}: ${decision.reason ?? ''} (on ${decision.trigger})`));
     }
     const done = pending.length === 0 && state.jobs.completed - baselineCompleted >= servedTotal;
     if (done && state.desiredCapacity <= state.floor) {

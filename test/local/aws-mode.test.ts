@@ -73,3 +73,16 @@ describeWithTool('moto_server', 'local AWS mode against moto_server', (motoPath)
     expect(errors).toEqual([]);
   }, 60000);
 });
+
+describe('group spec from the Runners template', () => {
+  it('takes the instance types and spot strategy of the MixedInstancesPolicy, and the floor as on-demand base', () => {
+    const spec = groupSpecFromRunnersTemplate(`${__dirname}/../../Runners/template.yaml`, { name: 'g', launchTemplateName: 'g', floor: 1, max: 10 });
+    expect(spec.instanceTypes.length).toBeGreaterThan(2);
+    expect(spec.instanceTypes.every((t) => /^[a-z0-9]+\.[a-z0-9*]+$/.test(t))).toBe(true);
+    expect(spec.spotAllocationStrategy).toBe('price-capacity-optimized');
+  });
+
+  it('falls back to a documented default when the template is absent', () => {
+    expect(groupSpecFromRunnersTemplate('/nonexistent/template.yaml', { name: 'g', launchTemplateName: 'g', floor: 1, max: 2 }).instanceTypes).toEqual(['m7g.large', 'm6g.large', 'c7g.large']);
+  });
+});
