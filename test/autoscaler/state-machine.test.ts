@@ -200,6 +200,24 @@ describe('state machine: failures', () => {
     expect(await countOpenJobs(deps.doc, tableName, 'default')).toEqual({ queued: 1, inProgress: 0 });
   });
 
+  it('keeps scaling out from the ledger while GitHub is unavailable, and does not scale in', async () => {
+    const { run, fleet, github, clock, metrics, logger } = await setup({ headroom: 1, scaleInCooldownSeconds: 0 });
+    github.faults.fail('listRunners', () => Object.assign(new Error('API rate limit exceeded'), { name: 'RateLimitedError' }), Infinity);
+    const result = await run(jobEvent('queued', 1));
+    expect(result.output).toMatchObject({ outcome: 'scaled_out', decision: { target: 2 } });
+    expect(fleet.desired).toBe(2);
+    // Idle runners everywhere, demand gone: with GitHub's view this would scale in; without it, it must not.
+    fleet.bootAll(github, LABELS);
+    await run(jobEvent('queued', 2));
+    clock.advance(600);
+    await run(jobEvent('completed', 1));
+    const later = await run(jobEvent('completed', 2));
+    expect(later.output).toMatchObject({ outcome: 'nothing', decision: { reason: expect.stringContaining('no idle runner') } });
+    expect(fleet.terminations).toEqual([]);
+    expect(metrics.total('GitHubUnavailable')).toBe(4);
+    expect(logger.lines.some((l) => l.level === 'warn' && l.message.startsWith('GitHub runners unavailable'))).toBe(true);
+  });
+
   it('does not retry a non-transient error and still ends in the Fail state', async () => {
     const { run, fleet, deps, tableName } = await setup({ headroom: 1 });
     fleet.faults.fail('setDesiredCapacity', () => new FakeAwsError('AccessDenied', 'not authorized to perform: autoscaling:SetDesiredCapacity', { httpStatusCode: 403 }), Infinity);
