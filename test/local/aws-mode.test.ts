@@ -5,7 +5,8 @@ import { createGitHubPort } from '../../lib/adapters/github';
 import { AwsScalingGroup, createAwsClients, destroyAwsClients, groupSpecFromRunnersTemplate, provisionAwsResources, RunnerAttacher, type AwsClients } from '../../local/aws-mode';
 import { SimGitHub } from '../../local/sim-github';
 import { describeWithTool, startMoto, type MotoServer } from '../support/tools';
-import { until } from './support';
+import { startLocalStack, type LocalStack } from '../../local/stack';
+import { getState, queueJobs, until } from './support';
 
 /** Local AWS mode against a private moto_server: what it provisions, and runners attached to the instances moto reports. */
 describeWithTool('moto_server', 'local AWS mode against moto_server', (motoPath) => {
@@ -72,6 +73,45 @@ describeWithTool('moto_server', 'local AWS mode against moto_server', (motoPath)
     expect((await group.describe()).desired).toBe(1);
     expect(errors).toEqual([]);
   }, 60000);
+});
+
+describeWithTool('moto_server', 'npm start --aws-endpoint against moto_server', (motoPath) => {
+  let moto: MotoServer;
+  let stack: LocalStack | undefined;
+
+  beforeAll(async () => {
+    moto = await startMoto(motoPath);
+  }, 60000);
+
+  afterAll(async () => {
+    await stack?.stop();
+    await moto?.stop();
+  });
+
+  it('runs jobs on the group moto reports and scales it out and back to the floor', async () => {
+    stack = await startLocalStack({
+      port: 0,
+      awsEndpoint: moto.endpoint,
+      bootSeconds: 0.3,
+      reconcileSeconds: 1,
+      logLevel: 'SILENT',
+      settings: { floor: 1, max: 4, headroom: 0, scaleInCooldownSeconds: 1 },
+    });
+    expect(stack.provisioned.join('; ')).toMatch(/Auto Scaling Group runner-autoscaler-default/);
+    expect(stack.fleet).toBeNull();
+    await until(async () => (await getState(stack!.urls.state)).instances.some((i) => i.status === 'idle'), 'a runner on the floor instance', 30000);
+    expect((await getState(stack.urls.state)).mode).toBe('aws');
+
+    expect((await queueJobs(stack.urls.simJobs, { labels: ['self-hosted', 'linux', 'x64'], durationSeconds: 1, count: 3 })).status).toBe(201);
+    await until(async () => (await stack!.scalingGroup.describe()).desired === 3, 'the group at moto to reach 3', 30000);
+    await until(() => stack!.sim.jobCounts().completed === 3, 'the three jobs to complete', 30000);
+    await until(async () => {
+      const group = await stack!.scalingGroup.describe();
+      return group.desired === 1 && group.instances.filter((i) => !/^Terminat/.test(i.lifecycleState)).length === 1;
+    }, 'the group at moto back at its floor', 30000);
+    expect(stack.sim.listJobs().every((j) => j.conclusion === 'success')).toBe(true);
+    expect(stack.sim.machineTerminations.filter((t) => t.wasBusy)).toEqual([]);
+  }, 90000);
 });
 
 describe('group spec from the Runners template', () => {
