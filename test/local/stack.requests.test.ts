@@ -108,3 +108,30 @@ describeWithAutoScaler('local stack, shutdown', () => {
     for (const url of urls) await expect(fetch(url)).rejects.toThrow();
   });
 });
+
+describeWithAutoScaler('local stack, --data-dir', () => {
+  it('keeps the stored settings across restarts', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dataDir = mkdtempSync(join(tmpdir(), 'local-data-'));
+    try {
+      const first = await startLocalStack({ port: 0, bootSeconds: 0.1, logLevel: 'SILENT', dataDir, settings: { headroom: 3, max: 7 } });
+      const { readSettings, writeSettings } = await import('../../lib/settings-store');
+      const stored = await readSettings(first.doc, first.tableName, first.pool);
+      await writeSettings(first.doc, first.tableName, first.pool, { ...stored.settings, scaleInCooldownSeconds: 77 }, stored.version, 'test');
+      await first.stop();
+
+      // Different initial settings are ignored: the stored item wins.
+      const second = await startLocalStack({ port: 0, bootSeconds: 0.1, logLevel: 'SILENT', dataDir, settings: { headroom: 0 } });
+      try {
+        const state = await getState(second.urls.state);
+        expect(state.settings).toMatchObject({ headroom: 3, max: 7, scaleInCooldownSeconds: 77 });
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 30000);
+});
