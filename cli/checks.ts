@@ -195,7 +195,9 @@ export function checkWebhookDeliveries(facts: Pick<DoctorFacts, 'deliveries'>): 
   const check = 'webhook deliveries';
   const missing = unavailable(check, facts.deliveries, 'check the GitHub credentials in SSM and the webhook id (--hook-id)');
   if (missing) return [missing];
-  const { hook, recent } = (facts.deliveries as { ok: true; value: { hook: string; recent: DeliveryFact[] } }).value;
+  const { hook, recent: listed } = (facts.deliveries as { ok: true; value: { hook: string; recent: DeliveryFact[] } }).value;
+  // A delivery still waiting for its answer has not failed (yet).
+  const recent = listed.filter((d) => !/^pending$/i.test(d.status ?? ''));
   if (recent.length === 0) return [warn(check, `no recent deliveries on ${hook}`, 'queue a workflow job, or use "Redeliver"/ping in the webhook settings to test it')];
   const failed = recent.filter((d) => !(d.statusCode >= 200 && d.statusCode < 300));
   if (failed.length === 0) return [pass(check, `${recent.length} recent deliveries on ${hook} all succeeded`)];

@@ -149,6 +149,8 @@ describe('doctor checks (pure, over gathered facts)', () => {
     expect(failed.status).toBe('FAIL');
     expect(failed.message).toMatch(/1 of 2 recent deliveries on hook 7 failed \(401\); newest failed: #9/);
     expect(failed.fix).toMatch(/webhook secret at GitHub differs/);
+    facts.deliveries = { ok: true, value: { hook: 'hook 7', recent: [{ id: 4, statusCode: 0, status: 'pending' }, { id: 2, statusCode: 200 }] } };
+    expect(checkWebhookDeliveries(facts)[0]).toMatchObject({ status: 'PASS', message: '1 recent deliveries on hook 7 all succeeded' });
     facts.deliveries = { ok: true, value: { hook: 'hook 7', recent: [{ id: 3, statusCode: 0 }] } };
     expect(checkWebhookDeliveries(facts)[0]).toMatchObject({ status: 'FAIL', message: expect.stringMatching(/no response/) });
     facts.deliveries = { ok: true, value: { hook: 'hook 7', recent: [] } };
