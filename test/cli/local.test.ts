@@ -71,7 +71,7 @@ describeWithAutoScaler('CLI against the local mode', () => {
     expect(status.stdout).toMatch(/^Last decisions:$/m);
   }, 40_000);
 
-  it('doctor passes the healthy local setup and fails a broken one (wrong webhook secret, invalid settings)', async () => {
+  it('doctor passes the healthy local setup and fails a broken one (wrong webhook secret, invalid settings, labels the rule ignores)', async () => {
     const healthy = await cli(['doctor', '--local', base, '--template-dir', ROOT]);
     expect(healthy.stdout).not.toMatch(/^FAIL/m);
     expect(healthy.code).toBe(0);
@@ -80,17 +80,19 @@ describeWithAutoScaler('CLI against the local mode', () => {
     expect(healthy.stdout).toMatch(/^PASS  settings: valid$/m);
     expect(healthy.stdout).toMatch(/^PASS  labels vs. rule pattern: /m);
 
-    // Break it: GitHub signs with another secret, and an operator's console edit leaves a typo.
+    // Break it: GitHub signs with another secret, and an operator's console edit leaves a typo and labels the rule does not serve.
     stack.sim.setWebhook(stack.urls.webhook, 'not-the-secret');
     await queueJobs(stack.urls.simJobs, { labels: ['self-hosted', 'linux', 'x64'], durationSeconds: 0.1, count: 1 });
     await stack.sim.settled();
     const item = (await readSettings(stack.doc, stack.tableName, stack.pool)).item!;
-    await stack.doc.send(new PutCommand({ TableName: stack.tableName, Item: { ...item, pk: keys.settings(stack.pool), headroom: 'two' } }));
+    await stack.doc.send(new PutCommand({ TableName: stack.tableName, Item: { ...item, pk: keys.settings(stack.pool), headroom: 'two', labels: ['gpu'] } }));
 
     const broken = await cli(['doctor', '--local', base, '--template-dir', ROOT]);
     expect(broken.code).toBe(1);
     expect(broken.stdout).toMatch(/^FAIL  webhook deliveries: \d+ of \d+ recent deliveries on hook 1 .*failed \(401\)/m);
     expect(broken.stdout).toMatch(/^FAIL  settings: stored item is invalid .*headroom: /m);
+    // The template's rule only starts executions for the labels it was deployed with.
+    expect(broken.stdout).toMatch(/^FAIL  labels vs. rule pattern: a job with the pool's labels \[gpu\] does not match StateMachineWorkflowJob/m);
     expect((await cli(['settings', 'validate', '--local', base])).code).toBe(1);
   }, 40_000);
 });
