@@ -9,6 +9,8 @@ import type { Settings } from './settings';
  * so duplicated, lost, reordered or concurrent events cannot make it drift.
  *
  *   target  = clamp(floor, max, busy + queued + headroom)
+ *             where busy = max(ledger in-progress, busy runners) and a job
+ *             already running on a runner is never also counted as queued
  *   current = desired capacity (booting instances count: capacity on the way)
  *   target > current  -> scale out to target   (only the scale-out cooldown applies)
  *   target < current  -> scale in idle runners only, spot before on-demand,
@@ -110,7 +112,12 @@ export function decide(observation: Observation, settings: Settings): Decision {
   const { now, group, fleet, ledger, activity } = observation;
   const states = countStates(fleet);
   const busy = Math.max(ledger.inProgress, states.busy);
-  const queued = Math.max(0, ledger.queued);
+  // A runner can be busy with a job whose in_progress webhook has not been
+  // recorded yet: that job is still "queued" in the ledger. Counting it in
+  // both would over-provision, so busy runners beyond the ledger's in-progress
+  // count are taken out of its queued count first.
+  const startedButNotRecorded = Math.max(0, states.busy - ledger.inProgress);
+  const queued = Math.max(0, ledger.queued - startedButNotRecorded);
   const target = clamp(settings.floor, settings.max, busy + queued + settings.headroom);
   const current = group.desired;
   const counts = { queued, busy, idle: states.idle, booting: states.booting, offline: states.offline, unregistered: states.unregistered };

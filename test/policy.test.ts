@@ -40,6 +40,20 @@ describe('decide', () => {
     expect(d.target).toBe(3);
   });
 
+  it('does not count a job twice when its runner is busy before its in_progress event is recorded', () => {
+    const fleet = [member('i-1', 'busy', 600), member('i-2', 'busy', 600), member('i-3', 'busy', 600)];
+    const d = decide(observation({ fleet, ledger: { queued: 2, inProgress: 1 } }), settings());
+    expect(d.counts).toMatchObject({ busy: 3, queued: 0 });
+    expect(d).toMatchObject({ action: 'none', target: 3 });
+  });
+
+  it('trusts busy runners over the ledger when webhooks were lost', () => {
+    const fleet = [member('i-1', 'busy', 600), member('i-2', 'busy', 600)];
+    const d = decide(observation({ fleet, ledger: { queued: 1, inProgress: 0 } }), settings({ headroom: 0 }));
+    expect(d.counts).toMatchObject({ busy: 2, queued: 0 });
+    expect(d.target).toBe(2);
+  });
+
   it('never goes above max nor below floor', () => {
     expect(decide(observation({ fleet: [member('i-1', 'idle', 60)], ledger: { queued: 500, inProgress: 0 } }), settings({ max: 7 })).desired).toBe(7);
     const idle = [member('i-1', 'idle', 900), member('i-2', 'idle', 800)];
