@@ -13,6 +13,8 @@ module.exports = {
   // ESM-only packages without a `require` export condition: point jest at their ESM build, which swc transforms
   moduleNameMapper: { '^@octokit/webhooks-methods$': '<rootDir>/node_modules/@octokit/webhooks-methods/dist-node/index.js' },
   setupFiles: ['<rootDir>/lib/polyfills.ts'],
+  // nock patches shared core modules: restore it after every file that used it
+  setupFilesAfterEnv: ['<rootDir>/test/support/nock-isolation.ts'],
   testTimeout: 30000,
   maxWorkers: 2,
 };

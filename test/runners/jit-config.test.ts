@@ -110,7 +110,8 @@ describeWithTool('moto_server', 'jit-config Lambda (GitHub via nock, SSM from mo
       .reply(201, { runner: { id: 501, name: instanceId }, encoded_jit_config: CONFIG });
     const { handler, lifecycle, metrics, logs } = setup(instanceId);
 
-    expect(await handler(launchEvent(instanceId))).toEqual({ outcome: 'continued', instanceId });
+    const first = await handler(launchEvent(instanceId));
+    expect(first).toEqual({ outcome: 'continued', instanceId });
 
     expect(body).toEqual({ name: instanceId, runner_group_id: 1, labels: ['self-hosted', 'linux', 'x64'], work_folder: '_work' });
     const parameter = await readParameter(instanceId);

@@ -21,7 +21,7 @@ import { describeWithTool, FAKE_AWS, startMoto, type MotoServer } from '../suppo
  * that takes a job before ScaleIn must keep its instance.
  */
 const API = 'https://api.github.com';
-const STACK = 'runner-autoscaler';
+const STACK = 'runner-autoscaler-runners';
 const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
 describeWithTool('moto_server', 'scale-in race on the Runners group (moto) with GitHub (nock)', (motoPath) => {
@@ -75,7 +75,7 @@ describeWithTool('moto_server', 'scale-in race on the Runners group (moto) with 
 
   it('terminates only the runner GitHub agreed to delete; the one that turned busy keeps its instance', async () => {
     const { name, floor, clients } = await createRunnerGroup(3);
-    expect(name).toBe(`${STACK}-runners`);
+    expect(name).toBe(STACK);
     const scalingGroup = new AutoScalingGroupAdapter(name, clients);
     const before = await scalingGroup.describe();
     expect(before.instances).toHaveLength(3);

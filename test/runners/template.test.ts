@@ -8,7 +8,7 @@ import { GROUP, launchEvent } from './support';
 
 const TEMPLATE_PATH = join(__dirname, '../../Runners/template.yaml');
 const SCRIPT_PATH = join(__dirname, '../../Runners/bootstrap/runner-bootstrap.sh');
-const STACK = 'runner-autoscaler'; // GROUP = `${STACK}-runners`
+const STACK = 'runner-autoscaler-runners'; // the group is named after its stack
 
 const template: CfnTemplate = loadTemplate(TEMPLATE_PATH);
 const names: Record<string, unknown> = { ...parameterDefaults(template), 'AWS::StackName': STACK, 'AWS::Region': 'eu-west-1', 'AWS::AccountId': '123456789012', 'AWS::Partition': 'aws' };
