@@ -117,10 +117,16 @@ prepare_runner_user() {
     id -u "${RUNNER_USER}" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "${RUNNER_USER}"
     chown -R "${RUNNER_USER}:" "${RUNNER_DIR}"
   fi
-  if [[ "${BLOCK_IMDS_FOR_RUNNER}" == "true" ]] && command -v iptables >/dev/null; then
-    iptables -I OUTPUT -d 169.254.169.254 -m owner --uid-owner "${RUNNER_USER}" -j REJECT ||
-      log "could not block the metadata service for ${RUNNER_USER}"
+  [[ "${BLOCK_IMDS_FOR_RUNNER}" == "true" ]] || return 0
+  if command -v iptables >/dev/null; then
+    iptables -I OUTPUT -d 169.254.169.254 -m owner --uid-owner "${RUNNER_USER}" -j REJECT && return 0
+  elif command -v nft >/dev/null; then
+    nft add table inet runner_bootstrap &&
+      nft add chain inet runner_bootstrap output '{ type filter hook output priority 0 ; }' &&
+      nft add rule inet runner_bootstrap output ip daddr 169.254.169.254 meta skuid "${RUNNER_USER}" reject &&
+      return 0
   fi
+  log "could not block the metadata service for ${RUNNER_USER} (no iptables or nft); jobs can reach the instance role"
 }
 
 main() {

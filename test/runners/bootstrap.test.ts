@@ -209,6 +209,16 @@ describe('runner bootstrap script', () => {
     expect(terminateCalls(result.calls)).toHaveLength(1);
   });
 
+  it('blocks the metadata service for the runner user before the job starts', () => {
+    const setupResult = setup();
+    writeFileSync(join(setupResult.bin, 'iptables'), '#!/usr/bin/env bash\necho "iptables $*" >> "$STUB_LOG"\n');
+    chmodSync(join(setupResult.bin, 'iptables'), 0o755);
+    const result = run(setupResult, { BLOCK_IMDS_FOR_RUNNER: 'true', RUNNER_USER: 'runner' });
+    const block = result.calls.findIndex((call) => call === 'iptables -I OUTPUT -d 169.254.169.254 -m owner --uid-owner runner -j REJECT');
+    expect(block).toBeGreaterThanOrEqual(0);
+    expect(block).toBeLessThan(result.calls.findIndex((call) => call.startsWith('run.sh')));
+  });
+
   it('refuses to start without the values the user data header sets', () => {
     const result = run(setup(), { RUNNER_CONFIG_PREFIX: '' });
     expect(result.status).not.toBe(0);
