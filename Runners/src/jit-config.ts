@@ -66,6 +66,9 @@ export interface JitConfigDeps {
   logger: JitLogger;
 }
 
+/** States in which the launch action is still open (Pending may show briefly before Pending:Wait). */
+const STILL_LAUNCHING = new Set(['Pending', 'Pending:Wait']);
+
 export type JitOutcome = 'continued' | 'abandoned' | 'ignored' | 'already_handled';
 
 /** An error's message, with anything secret we know of cut out. */
@@ -97,7 +100,7 @@ export function createJitConfigHandler(depsOrFactory: JitConfigDeps | (() => Jit
     // EventBridge delivers at least once: a redelivery for an instance that
     // already left Pending:Wait must not register a second runner for it.
     const membership = await deps.lifecycle.membership(launch.instanceId);
-    if (membership && membership.lifecycleState !== 'Pending:Wait') {
+    if (membership && !STILL_LAUNCHING.has(membership.lifecycleState)) {
       deps.logger.info('launch already handled', { ...context, lifecycleState: membership.lifecycleState });
       return { outcome: 'already_handled', instanceId: launch.instanceId };
     }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { loadTemplate, parameterDefaults, resolveIntrinsics, type CfnTemplate } from '../../lib/cfn-template';
 import { matchesEventPattern } from '../../lib/event-pattern';
 import { describeWithTool } from '../support/tools';
+import { loadInterruptionConfig, loadJitConfigConfig } from '../../Runners/src/config';
 import { GROUP, launchEvent } from './support';
 
 const TEMPLATE_PATH = join(__dirname, '../../Runners/template.yaml');
@@ -98,6 +99,27 @@ describe('Runners template', () => {
     }
     expect(resource('JitConfigFunction').Properties?.CodeUri).toBe('../dist/Runners/jit-config/');
     expect(resource('InterruptionFunction').Properties?.CodeUri).toBe('../dist/Runners/interruption/');
+  });
+
+  it('sets an environment the functions\' config accepts (imports stubbed with the Infrastructure defaults)', () => {
+    const imports: Record<string, string> = {
+      'runner-autoscaler-infrastructure-GitHubCredentialsParameterName': '/runner-autoscaler/github-credentials',
+      'runner-autoscaler-infrastructure-RunnerLabels': 'self-hosted,linux,x64',
+    };
+    const envOf = (name: string) => {
+      const variables = resolveIntrinsics(resource(name).Properties?.Environment.Variables, { ...names, GitHubScope: 'org:acme', InfrastructureStackName: 'runner-autoscaler-infrastructure' }) as Record<string, unknown>;
+      return Object.fromEntries(
+        Object.entries(variables).map(([key, value]) => {
+          const imported = (value as { 'Fn::ImportValue'?: string })?.['Fn::ImportValue'];
+          return [key, imported !== undefined ? imports[imported] : String(value)];
+        }),
+      );
+    };
+    const jit = loadJitConfigConfig(envOf('JitConfigFunction'));
+    expect(jit).toMatchObject({ AUTO_SCALING_GROUP_NAME: STACK, RUNNER_CONFIG_PREFIX: '/runner-autoscaler/runners', RUNNER_GROUP_ID: 1, DEFAULT_RUNNER_LABELS: ['self-hosted', 'linux', 'x64'] });
+    expect(jit.SETTINGS_TABLE_NAME).toBeUndefined();
+    expect(jit.GITHUB_SCOPE).toEqual({ kind: 'org', org: 'acme' });
+    expect(loadInterruptionConfig(envOf('InterruptionFunction')).AUTO_SCALING_GROUP_NAME).toBe(STACK);
   });
 
   it('exports the group name for the AutoScaler stack', () => {
