@@ -260,12 +260,12 @@ export function createGitHubPort(options: GitHubPortOptions): GitHubPort & { rea
       // Registered after the auth hook, so this wrapper is the outermost: every
       // HTTP request (the installation-token request included) is counted and retried here.
       octokit.hook.wrap('request', (request, requestOptions) =>
-        withRetries(`${requestOptions.method} ${requestOptions.url}`, async () =>
-          request({
-            ...requestOptions,
-            request: { ...requestOptions.request, signal: AbortSignal.timeout(retry.requestTimeoutMs) },
-          }),
-        ),
+        withRetries(`${requestOptions.method} ${requestOptions.url}`, async () => {
+          // Mutated in place: inner hooks (auth) hold this same options object and
+          // would never see a copy. A fresh timeout for every attempt.
+          requestOptions.request = { ...requestOptions.request, signal: AbortSignal.timeout(retry.requestTimeoutMs) };
+          return request(requestOptions);
+        }),
       );
       return octokit;
     })().catch((error) => {

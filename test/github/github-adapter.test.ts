@@ -1,4 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import nock from 'nock';
 import { SSMClient, PutParameterCommand } from '@aws-sdk/client-ssm';
 import {
@@ -139,6 +141,33 @@ describe('getJob', () => {
     await expect(port.getJob('acme/widgets', 55)).rejects.toMatchObject({ status: 500 });
     expect(port.requestCount).toBe(3);
     expect(sleeps).toEqual([]); // the fake sleep of the overriding retry options recorded them instead
+  });
+
+  it('abandons a hung request after the per-attempt timeout and retries it (real loopback server)', async () => {
+    let requests = 0;
+    const server = createServer((request, response) => {
+      requests += 1;
+      if (requests === 1) return; // hang: never answer
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(job));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port: serverPort } = server.address() as AddressInfo;
+      const time = fakeTime();
+      const port = createGitHubPort({
+        scope: ORG,
+        auth: { type: 'pat', token: 'ghp_x' },
+        baseUrl: `http://127.0.0.1:${serverPort}`,
+        retry: { ...time.retry, requestTimeoutMs: 200 },
+      });
+      expect((await port.getJob('acme/widgets', 55))?.id).toBe(55);
+      expect(requests).toBe(2);
+      expect(port.requestCount).toBe(2);
+      expect(time.sleeps).toHaveLength(1);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('rejects a malformed repository name before any request', async () => {
