@@ -79,6 +79,8 @@ export class SimulatedFleet implements ScalingGroupPort {
   /** Every desired capacity the group was set to, in order (for invariant checks). */
   readonly desiredHistory: number[] = [];
   private maxInstancesSeen = 0;
+  /** Times the desired capacity was set below the number of instances (they stay: all are scale-in protected). */
+  readonly desiredBelowInstances: Array<{ at: number; desired: number; instances: number; source: 'SetDesiredCapacity' | 'limits' }> = [];
 
   constructor(options: SimulatedFleetOptions) {
     if (options.min > options.max) throw new ValidationError(`min (${options.min}) must be <= max (${options.max})`);
@@ -108,6 +110,7 @@ export class SimulatedFleet implements ScalingGroupPort {
     this.max = max;
     if (limits.onDemandBase !== undefined) this.onDemandBase = limits.onDemandBase;
     const clamped = Math.max(min, Math.min(max, this.desired));
+    if (clamped < this.instances.size && clamped !== this.desired) this.desiredBelowInstances.push({ at: this.clock.now(), desired: clamped, instances: this.instances.size, source: 'limits' });
     if (clamped !== this.desired) this.setDesired(clamped);
     this.converge();
   }
@@ -126,6 +129,7 @@ export class SimulatedFleet implements ScalingGroupPort {
     if (!Number.isInteger(desired) || desired < this.min || desired > this.max) {
       throw new ValidationError(`New SetDesiredCapacity value ${desired} is below min value ${this.min} or above max value ${this.max} for the AutoScalingGroup.`);
     }
+    if (desired < this.instances.size) this.desiredBelowInstances.push({ at: this.clock.now(), desired, instances: this.instances.size, source: 'SetDesiredCapacity' });
     this.setDesired(desired);
     this.converge();
   }

@@ -8,10 +8,14 @@ import { describeWithAutoScaler, getState, queueJobs, until } from './support';
  * the policy, which compares its target with the desired capacity only, never removes them. Made
  * visible here rather than failing the suite on timing.
  */
-function warnAboutInstancesAboveDesired(state: { desiredCapacity: number; instances: Array<{ id: string; status: string }> }): void {
+function warnAboutInstancesAboveDesired(state: { desiredCapacity: number; instances: Array<{ id: string; status: string }> }, stack: LocalStack): void {
   if (state.instances.length > state.desiredCapacity) {
     // eslint-disable-next-line no-console
-    console.warn(`KNOWN ISSUE: ${state.instances.length} instances above desired capacity ${state.desiredCapacity}: ${state.instances.map((i) => `${i.id}:${i.status}`).join(', ')}`);
+    console.warn(
+      `KNOWN ISSUE: ${state.instances.length} instances above desired capacity ${state.desiredCapacity}: ${state.instances.map((i) => `${i.id}:${i.status}`).join(', ')}; ` +
+        `desired set below the instance count: ${JSON.stringify(stack.fleet?.desiredBelowInstances)}; desired history ${JSON.stringify(stack.fleet?.desiredHistory)}; ` +
+        `terminations ${JSON.stringify(stack.fleet?.terminations.map((t) => [t.by, t.decrement]))}`,
+    );
   }
 }
 
@@ -72,7 +76,7 @@ describeWithAutoScaler('local stack, end to end', () => {
       const state = await getState(stack.urls.state);
       return state.desiredCapacity === settings.floor && state.instances.every((i) => i.status === 'idle') ? state : undefined;
     }, 'desired capacity to return to the floor with every runner idle', 30000);
-    warnAboutInstancesAboveDesired(settled);
+    warnAboutInstancesAboveDesired(settled, stack);
     sampling = false;
     await sampler;
 
@@ -141,7 +145,7 @@ describeWithAutoScaler('local stack, end to end', () => {
     warnAboutInstancesAboveDesired(await until(async () => {
       const s = await getState(stack.urls.state);
       return s.desiredCapacity === settings.floor ? s : undefined;
-    }, 'the floor again', 20000));
+    }, 'the floor again', 20000), stack);
     expect(Math.max(...stack.fleet!.desiredHistory)).toBeLessThanOrEqual(settings.max);
   }, 90000);
 });
