@@ -36,12 +36,17 @@ export interface FleetTermination {
   instanceId: string;
   market: Market;
   decrement: boolean;
-  /** autoscaler: TerminateInstanceInAutoScalingGroup from the state machine; self: the instance's runner finished its job. */
-  by: 'autoscaler' | 'self';
+  /** autoscaler: TerminateInstanceInAutoScalingGroup from the state machine; self: the instance's runner finished its job; lifecycle: launch abandoned. */
+  by: 'autoscaler' | 'self' | 'lifecycle';
   at: number;
 }
 
 export interface FleetHooks {
+  /**
+   * With a launch lifecycle hook: the instance waits in Pending:Wait until
+   * completeLifecycleAction (what the Runners stack's jit-config function does).
+   */
+  instanceLaunching?(instance: FleetInstance): void | Promise<void>;
   /** The instance finished booting: start its runner (JIT config, registration). */
   instanceBooted?(instance: FleetInstance): void | Promise<void>;
   /** The instance is gone (its runner process with it). */
@@ -60,6 +65,8 @@ export interface SimulatedFleetOptions {
   clock: Clock;
   instanceTypes?: string[];
   hooks?: FleetHooks;
+  /** New instances wait in Pending:Wait for completeLifecycleAction, as with the Runners stack's launch hook. */
+  launchHook?: boolean;
 }
 
 export class SimulatedFleet implements ScalingGroupPort {
@@ -72,6 +79,7 @@ export class SimulatedFleet implements ScalingGroupPort {
   private readonly clock: Clock;
   private readonly instanceTypes: string[];
   private hooks: FleetHooks;
+  private readonly launchHook: boolean;
   private readonly instances = new Map<string, FleetInstance>();
   private counter = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -93,6 +101,7 @@ export class SimulatedFleet implements ScalingGroupPort {
     this.clock = options.clock;
     this.instanceTypes = options.instanceTypes ?? ['m7g.large', 'm6g.large', 'c7g.large'];
     this.hooks = options.hooks ?? {};
+    this.launchHook = options.launchHook ?? false;
     this.desiredHistory.push(this.desired);
     this.converge();
   }
@@ -149,6 +158,32 @@ export class SimulatedFleet implements ScalingGroupPort {
       this.terminate(instanceId, false, 'self');
     }
   }
+
+  /** CompleteLifecycleAction: CONTINUE lets the instance boot; ABANDON terminates it and the group launches a replacement. */
+  async completeLifecycleAction(instanceId: string, result: 'CONTINUE' | 'ABANDON'): Promise<void> {
+    const instance = this.instances.get(instanceId);
+    if (!instance || instance.lifecycleState !== 'Pending:Wait') {
+      throw new ValidationError(`No active Lifecycle Action found with instance ID ${instanceId}`);
+    }
+    if (result === 'ABANDON') {
+      this.abandoned += 1;
+      this.terminate(instanceId, false, 'lifecycle');
+      return;
+    }
+    instance.lifecycleState = 'Pending';
+    instance.readyAt = this.clock.now() + this.bootMs;
+    this.hooks.changed?.();
+    if (this.bootMs === 0) this.tick();
+  }
+
+  /** DescribeAutoScalingInstances for one instance. */
+  async membership(instanceId: string): Promise<{ groupName: string; lifecycleState: string } | undefined> {
+    const instance = this.instances.get(instanceId);
+    return instance ? { groupName: this.name, lifecycleState: instance.lifecycleState } : undefined;
+  }
+
+  /** Launches abandoned by the lifecycle hook (the runner could not be prepared). */
+  abandoned = 0;
 
   list(): FleetInstance[] {
     return [...this.instances.values()];
@@ -227,7 +262,7 @@ export class SimulatedFleet implements ScalingGroupPort {
     const onDemand = [...this.instances.values()].filter((i) => i.market === 'on-demand').length;
     const instance: FleetInstance = {
       instanceId: instanceIdFor(this.counter),
-      lifecycleState: 'Pending',
+      lifecycleState: this.launchHook ? 'Pending:Wait' : 'Pending',
       market: onDemand < this.onDemandBase ? 'on-demand' : 'spot',
       launchTime: new Date(now).toISOString(),
       protectedFromScaleIn: true,
@@ -237,6 +272,12 @@ export class SimulatedFleet implements ScalingGroupPort {
     };
     this.instances.set(instance.instanceId, instance);
     this.hooks.changed?.();
-    if (this.bootMs === 0) this.tick();
+    if (this.launchHook) {
+      void Promise.resolve()
+        .then(() => this.hooks.instanceLaunching?.(instance))
+        .catch(() => {
+          /* the hook's own timeout (DefaultResult ABANDON) is not simulated; the reconcile's boot timeout applies */
+        });
+    } else if (this.bootMs === 0) this.tick();
   }
 }

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -8,6 +8,7 @@ import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, type CreateTa
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createStateMachineHandlers } from '../AutoScaler/src/handlers';
+import { createJitConfigHandler, LAUNCH_DETAIL_TYPE } from '../Runners/src/jit-config';
 import { createWebhookHandler, type WebhookHandler } from '../Infrastructure/src/webhook';
 import { createGitHubPort } from '../lib/adapters/github';
 import { loadTemplate, parameterDefaults, resourcesOfType, resolveIntrinsics, type CfnTemplate } from '../lib/cfn-template';
@@ -416,6 +417,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       logger: { warn: (message, extra) => logger.warn(message, extra ?? {}) },
     });
     const bootMs = Math.round((options.bootSeconds ?? 10) * 1000);
+    /** Single-use runner configs by instance id (the SSM parameters of the deployed Runners stack). */
+    const runnerConfigs = new Map<string, string>();
     const groupName = `runner-autoscaler-${pool}`;
 
     // The fleet: simulated, or the endpoint's Auto Scaling Group with simulated runners attached.
@@ -449,15 +452,61 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       attacher.start(Math.min(250, Math.max(20, Math.round(bootMs / 4))));
       cleanups.push(() => attacher.stop());
     } else {
-      const simulated = new SimulatedFleet({ name: groupName, min: settings.floor, max: settings.max, onDemandBase: settings.floor, bootMs, clock });
-      simulated.setHooks({
-        instanceBooted: async (instance) => {
-          // What the launch lifecycle hook and the runner bootstrap do: a single-use JIT config, then run.sh --jitconfig.
-          const { encodedJitConfig } = await github.generateJitConfig({ name: instance.instanceId, labels: settings.labels, runnerGroupId: 1 });
-          if (!simulated.list().some((i) => i.instanceId === instance.instanceId)) return; // terminated while registering
-          sim.connectRunner(encodedJitConfig);
+      const simulated = new SimulatedFleet({ name: groupName, min: settings.floor, max: settings.max, onDemandBase: settings.floor, bootMs, clock, launchHook: true });
+      // The Runners stack's launch hook function, with the local group as its lifecycle API and an
+      // in-memory parameter store: it registers the JIT runner and stores its single-use config.
+      const launchHook = createJitConfigHandler({
+        groupName,
+        runnerGroupId: 1,
+        github: () => github,
+        labels: async () => settings.labels,
+        store: {
+          async put(instanceId, _arn, config) {
+            runnerConfigs.set(instanceId, config);
+            return { name: `/runner-autoscaler/${pool}/runner-config/${instanceId}`, tier: 'Standard' };
+          },
+          async remove(instanceId) {
+            runnerConfigs.delete(instanceId);
+          },
         },
-        instanceTerminated: (instance) => sim.machineGone(instance.instanceId),
+        lifecycle: {
+          membership: (instanceId) => simulated.membership(instanceId),
+          complete: (action, result) => simulated.completeLifecycleAction(action.instanceId, result),
+        },
+        metrics: { count: () => undefined },
+        logger,
+      });
+      simulated.setHooks({
+        instanceLaunching: async (instance) => {
+          await launchHook({
+            version: '0',
+            id: randomUUID(),
+            'detail-type': LAUNCH_DETAIL_TYPE,
+            source: 'aws.autoscaling',
+            account: '000000000000',
+            time: new Date(clock.now()).toISOString(),
+            region: 'us-east-1',
+            resources: [],
+            detail: {
+              LifecycleActionToken: randomUUID(),
+              AutoScalingGroupName: groupName,
+              LifecycleHookName: 'runner-launch',
+              EC2InstanceId: instance.instanceId,
+              LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+            },
+          });
+        },
+        instanceBooted: async (instance) => {
+          // The runner bootstrap: read and delete its own config, then run.sh --jitconfig.
+          const config = runnerConfigs.get(instance.instanceId);
+          runnerConfigs.delete(instance.instanceId);
+          if (!config || !simulated.list().some((i) => i.instanceId === instance.instanceId)) return;
+          sim.connectRunner(config);
+        },
+        instanceTerminated: (instance) => {
+          runnerConfigs.delete(instance.instanceId);
+          sim.machineGone(instance.instanceId);
+        },
       });
       sim.setEvents({ runnerExited: (name) => simulated.instanceFinished(name) });
       simulated.start(Math.min(100, Math.max(10, Math.round(bootMs / 10))));
