@@ -36,8 +36,8 @@ export interface FleetTermination {
   instanceId: string;
   market: Market;
   decrement: boolean;
-  /** autoscaler: TerminateInstanceInAutoScalingGroup from the state machine; self: the instance's runner finished its job; lifecycle: launch abandoned. */
-  by: 'autoscaler' | 'self' | 'lifecycle';
+  /** autoscaler: TerminateInstanceInAutoScalingGroup from the state machine; self: the instance's runner finished its job; lifecycle: launch abandoned; interruption: spot reclaimed by EC2. */
+  by: 'autoscaler' | 'self' | 'lifecycle' | 'interruption';
   at: number;
 }
 
@@ -61,7 +61,8 @@ export interface SimulatedFleetOptions {
   desired?: number;
   /** OnDemandBaseCapacity: this many instances run on-demand, the rest spot. */
   onDemandBase: number;
-  bootMs?: number;
+  /** Boot time of each new instance: a constant, or drawn per launch (the simulator's jitter). */
+  bootMs?: number | (() => number);
   clock: Clock;
   instanceTypes?: string[];
   hooks?: FleetHooks;
@@ -75,7 +76,7 @@ export class SimulatedFleet implements ScalingGroupPort {
   private max: number;
   private desired: number;
   private onDemandBase: number;
-  private readonly bootMs: number;
+  private readonly bootMsFor: () => number;
   private readonly clock: Clock;
   private readonly instanceTypes: string[];
   private hooks: FleetHooks;
@@ -97,7 +98,8 @@ export class SimulatedFleet implements ScalingGroupPort {
     this.max = options.max;
     this.desired = options.desired ?? options.min;
     this.onDemandBase = options.onDemandBase;
-    this.bootMs = options.bootMs ?? 10000;
+    const bootMs = options.bootMs ?? 10000;
+    this.bootMsFor = typeof bootMs === 'function' ? bootMs : () => bootMs;
     this.clock = options.clock;
     this.instanceTypes = options.instanceTypes ?? ['m7g.large', 'm6g.large', 'c7g.large'];
     this.hooks = options.hooks ?? {};
@@ -159,6 +161,11 @@ export class SimulatedFleet implements ScalingGroupPort {
     }
   }
 
+  /** EC2 reclaimed a spot instance: it leaves without decrement, so the group launches a replacement. */
+  interrupt(instanceId: string): void {
+    if (this.instances.has(instanceId)) this.terminate(instanceId, false, 'interruption');
+  }
+
   /** CompleteLifecycleAction: CONTINUE lets the instance boot; ABANDON terminates it and the group launches a replacement. */
   async completeLifecycleAction(instanceId: string, result: 'CONTINUE' | 'ABANDON'): Promise<void> {
     const instance = this.instances.get(instanceId);
@@ -171,9 +178,9 @@ export class SimulatedFleet implements ScalingGroupPort {
       return;
     }
     instance.lifecycleState = 'Pending';
-    instance.readyAt = this.clock.now() + this.bootMs;
+    instance.readyAt = this.clock.now() + this.bootMsFor();
     this.hooks.changed?.();
-    if (this.bootMs === 0) this.tick();
+    if (instance.readyAt <= this.clock.now()) this.tick();
   }
 
   /** DescribeAutoScalingInstances for one instance. */
@@ -268,7 +275,7 @@ export class SimulatedFleet implements ScalingGroupPort {
       protectedFromScaleIn: true,
       instanceType: this.instanceTypes[(this.counter - 1) % this.instanceTypes.length],
       bootedAt: null,
-      readyAt: now + this.bootMs,
+      readyAt: now + this.bootMsFor(),
     };
     this.instances.set(instance.instanceId, instance);
     this.hooks.changed?.();
@@ -278,6 +285,6 @@ export class SimulatedFleet implements ScalingGroupPort {
         .catch(() => {
           /* the hook's own timeout (DefaultResult ABANDON) is not simulated; the reconcile's boot timeout applies */
         });
-    } else if (this.bootMs === 0) this.tick();
+    } else if (instance.readyAt <= now) this.tick();
   }
 }
