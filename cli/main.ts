@@ -139,7 +139,12 @@ export async function run(argv: string[], deps: RunDeps = {}): Promise<number> {
     out.error(out.colors.red(`error: ${name === 'Error' || message.includes(name) ? '' : `${name}: `}${message}`));
     if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN/.test(message)) out.error('fix: check --endpoint / --local (is `npm start` or moto_server running?) and --region');
     if (/Credentials|ExpiredToken|UnrecognizedClient|InvalidClientTokenId/i.test(`${name} ${(error as Error).message}`)) {
-      out.error('fix: set AWS credentials (aws sso login, --profile NAME) or point --endpoint at an emulator');
+      const profile = program.opts<GlobalOptions>().profile;
+      out.error(
+        profile
+          ? `fix: profile "${profile}" gave no credentials: check it exists in ~/.aws/config (or AWS_CONFIG_FILE) and is logged in (aws sso login --profile ${profile})`
+          : 'fix: set AWS credentials (aws sso login, --profile NAME) or point --endpoint at an emulator',
+      );
     }
     return EXIT.unreachable;
   }
