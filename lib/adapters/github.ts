@@ -1,5 +1,6 @@
 import { createAppAuth } from '@octokit/auth-app';
-import { Octokit } from '@octokit/rest';
+import { Octokit as OctokitCore } from '@octokit/core';
+import { paginateRest } from '@octokit/plugin-paginate-rest';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
 import * as z from 'zod';
@@ -14,7 +15,7 @@ import type {
 } from '../ports';
 
 /**
- * GitHubPort over @octokit/rest: organization or repository scope, a PAT or a
+ * GitHubPort over Octokit (core + pagination): organization or repository scope, a PAT or a
  * GitHub App installation (token minted and cached by @octokit/auth-app).
  *
  * Every request goes through one wrapper that counts it and handles GitHub's
@@ -98,6 +99,14 @@ const DEFAULT_RETRY = {
   maxRateLimitWaits: 2,
   requestTimeoutMs: 10_000,
 } as const;
+
+/**
+ * @octokit/rest minus the generated `octokit.rest.*` methods (80 KB in every
+ * Lambda bundle) and its request log: the port calls routes by name through
+ * `request` and `paginate` only.
+ */
+const Octokit = OctokitCore.plugin(paginateRest);
+type Octokit = InstanceType<typeof Octokit>;
 
 /** Octokit's RequestError, structurally (the class lives in an ESM-only package). */
 interface HttpError {
