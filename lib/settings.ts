@@ -8,22 +8,25 @@ import * as z from 'zod';
  */
 export const DEFAULT_POOL = 'default';
 
+// The schemas below are marked pure so that a Lambda importing only a constant
+// from here (DEFAULT_POOL, via its config) does not bundle classic zod.
+
 export const settingsFields = {
-  floor: z.number().int().min(0).max(1000),
-  max: z.number().int().min(1).max(10000),
-  headroom: z.number().int().min(0).max(1000),
-  scaleOutCooldownSeconds: z.number().int().min(0).max(3600),
-  scaleInCooldownSeconds: z.number().int().min(0).max(86400),
-  labels: z
+  floor: /* @__PURE__ */ z.number().int().min(0).max(1000),
+  max: /* @__PURE__ */ z.number().int().min(1).max(10000),
+  headroom: /* @__PURE__ */ z.number().int().min(0).max(1000),
+  scaleOutCooldownSeconds: /* @__PURE__ */ z.number().int().min(0).max(3600),
+  scaleInCooldownSeconds: /* @__PURE__ */ z.number().int().min(0).max(86400),
+  labels: /* @__PURE__ */ z
     .array(z.string().trim().min(1).max(100).regex(/^[^,\s]+$/, 'labels may not contain commas or spaces'))
     .min(1)
     .max(20),
-  bootTimeoutSeconds: z.number().int().min(60).max(3600),
+  bootTimeoutSeconds: /* @__PURE__ */ z.number().int().min(60).max(3600),
 } as const;
 
 export type SettingKey = keyof typeof settingsFields;
 
-export const settingsSchema = z
+export const settingsSchema = /* @__PURE__ */ z
   .object(settingsFields)
   .strict()
   .refine((s) => s.max >= s.floor, { message: 'max must be >= floor', path: ['max'] });

@@ -2,9 +2,10 @@
 // Bundles every Lambda (<Stack>/functions/<name>/handler.ts) with esbuild into
 // dist/<Stack>/<name>/index.js, minified, for nodejs22.x on arm64. The
 // templates' CodeUri points at these folders, so `sam deploy` needs no `sam build`.
-import { build } from 'esbuild';
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+// `node scripts/build.mjs [name...] [--analyze]`: only the named functions; --analyze prints what is big.
+import { analyzeMetafile, build } from 'esbuild';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -17,6 +18,107 @@ const lambdaCredentials = {
     }));
   },
 };
+/** The product's own sources: the error classes they name are kept typed (see sdkSchemaShaking). */
+const sourceDirs = ['lib', 'Infrastructure', 'AutoScaler', 'Runners'];
+
+function* sourceFiles(dir) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) yield* sourceFiles(path);
+    else if (entry.name.endsWith('.ts')) yield path;
+  }
+}
+
+/** Every name the product imports from an `@aws-sdk/client-*` package (commands, clients, error classes). */
+export function namesImportedFromSdkClients() {
+  const names = new Set();
+  for (const dir of sourceDirs) {
+    for (const file of sourceFiles(join(root, dir))) {
+      for (const [, list] of readFileSync(file, 'utf8').matchAll(/import\s*(?:type\s*)?\{([^}]*)\}\s*from\s*'@aws-sdk\/client-[a-z0-9-]+'/g)) {
+        for (const item of list.split(',')) {
+          const name = item.trim().replace(/^type\s+/, '').split(/\s+as\s+/)[0].trim();
+          if (name) names.add(name);
+        }
+      }
+    }
+  }
+  return names;
+}
+
+/**
+ * AWS SDK clients describe every shape of their service in one generated
+ * `schemas/schemas_0.js` (EC2's is 1.3 MB). Two things there defeat esbuild's
+ * tree shaking, and this plugin undoes both:
+ *
+ * - Objects use computed keys naming module-level string constants
+ *   (`{ [_xN]: _m }`); esbuild must assume a computed key may run code
+ *   (toString), so not one shape was dropped. Each such key is replaced by the
+ *   string literal it names: nothing changes at run time, and esbuild keeps
+ *   only the shapes the imported commands reach (EC2: 540 KB -> 30 KB).
+ * - Every modelled error of the service is registered at load time
+ *   (`registry.registerError(X$, X)`), which keeps all error classes and their
+ *   shapes (SSM: 141 of them, 60 KB). Only the errors the product names in an
+ *   import (ConditionalCheckFailedException, ParameterNotFound, ...) and those
+ *   the SDK retries by class (`$retryable`) stay registered. Any other error
+ *   still arrives as the service's base exception with the same `name`,
+ *   `message`, `$fault` and `$metadata` (the SDK's own fallback for codes it
+ *   does not know), which is all the product and the SDK's retry strategy
+ *   look at.
+ */
+export function sdkSchemaShaking(keepErrors = namesImportedFromSdkClients()) {
+  return {
+    name: 'sdk-schema-shaking',
+    setup(build) {
+      build.onLoad({ filter: /[\\/]@aws-sdk[\\/]client-[^\\/]+[\\/]dist-es[\\/]schemas[\\/]schemas_\d+\.js$/ }, (args) => {
+        const source = readFileSync(args.path, 'utf8');
+        const strings = new Map();
+        for (const [, name, literal] of source.matchAll(/^const (\w+) = ("(?:[^"\\\n]|\\.)*");$/gm)) strings.set(name, literal);
+        const errorsFile = join(dirname(args.path), '..', 'models', 'errors.js');
+        const retryable = new Set();
+        if (existsSync(errorsFile)) {
+          for (const [, name, body] of readFileSync(errorsFile, 'utf8').matchAll(/^export class (\w+) extends [\w$]+ \{([\s\S]*?)^\}/gm)) {
+            if (body.includes('$retryable')) retryable.add(name);
+          }
+        }
+        const contents = source
+          .replace(/\[(\w+)\](\s*):/g, (whole, name, space) => (strings.has(name) ? `${strings.get(name)}${space}:` : whole))
+          .replace(/^(\w+)\.registerError\((\w+)\$, (\w+)\);$/gm, (whole, registry, schema, ctor) =>
+            keepErrors.has(ctor) || retryable.has(ctor) || ctor.endsWith('ServiceException') ? whole : `/* ${ctor}: not named by the product */`,
+          );
+        return { contents, loader: 'js' };
+      });
+    },
+  };
+}
+
+/**
+ * The SDK loads its event-stream support with a dynamic import when an
+ * operation streams events; none of the operations the Lambdas call does
+ * (DynamoDB, SSM, EventBridge, Auto Scaling, EC2 are request/response), so a
+ * stub that says so replaces 15 KB in every bundle.
+ */
+const noEventStreams = {
+  name: 'no-event-streams',
+  setup(build) {
+    build.onResolve({ filter: /^@smithy\/core\/event-streams$/ }, () => ({ path: 'event-streams', namespace: 'no-event-streams' }));
+    build.onLoad({ filter: /.*/, namespace: 'no-event-streams' }, () => ({
+      contents: 'const no = () => { throw new Error("event streams are not bundled in this Lambda (scripts/build.mjs)"); };\nexport const EventStreamSerde = no, eventStreamSerdeProvider = no;\n',
+      loader: 'js',
+    }));
+  },
+};
+
+/** SDK packages import their own package.json for the user-agent version: keep that field, not the whole manifest (2 KB per client). */
+const slimPackageJson = {
+  name: 'slim-package-json',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]node_modules[\\/]@(aws-sdk|smithy)[\\/][^\\/]+[\\/]package\.json$/ }, (args) => {
+      const { name, version } = JSON.parse(readFileSync(args.path, 'utf8'));
+      return { contents: JSON.stringify({ name, version }), loader: 'json' };
+    });
+  },
+};
+
 const stacks = ['Infrastructure', 'AutoScaler', 'Runners'];
 
 export function lambdaEntries() {
@@ -32,34 +134,51 @@ export function lambdaEntries() {
   return entries;
 }
 
-async function main() {
+/** The esbuild options of one function's bundle (also used by bench/lambdas.ts and scripts/analyze). */
+export function lambdaBuildOptions(entry, outfile) {
+  return {
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    minify: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'cjs',
+    sourcemap: false,
+    legalComments: 'none',
+    // Keep the bundle self-contained: the runtime's SDK version is not ours to choose.
+    external: [],
+    mainFields: ['module', 'main'],
+    plugins: [lambdaCredentials, sdkSchemaShaking(), noEventStreams, slimPackageJson],
+    metafile: true,
+    logLevel: 'warning',
+  };
+}
+
+/** Builds the functions (all, or those named), writes dist/sizes.json (bytes per function) and returns it. */
+export async function buildLambdas({ only = [], analyze = false, log = console.log } = {}) {
   const sizes = {};
-  const only = process.argv.slice(2);
   for (const { stack, name, entry, outdir } of lambdaEntries()) {
     if (only.length && !only.includes(name)) continue;
     mkdirSync(outdir, { recursive: true });
-    await build({
-      entryPoints: [entry],
-      outfile: join(outdir, 'index.js'),
-      bundle: true,
-      minify: true,
-      platform: 'node',
-      target: 'node22',
-      format: 'cjs',
-      sourcemap: false,
-      legalComments: 'none',
-      // Keep the bundle self-contained: the runtime's SDK version is not ours to choose.
-      external: [],
-      mainFields: ['module', 'main'],
-      plugins: [lambdaCredentials],
-      logLevel: 'warning',
-    });
+    const result = await build(lambdaBuildOptions(entry, join(outdir, 'index.js')));
     const bytes = statSync(join(outdir, 'index.js')).size;
     sizes[`${stack}/${name}`] = bytes;
-    console.log(`${relative(root, join(outdir, 'index.js'))}  ${(bytes / 1024).toFixed(1)} KB`);
+    log(`${relative(root, join(outdir, 'index.js'))}  ${(bytes / 1024).toFixed(1)} KB`);
+    if (analyze) log(await analyzeMetafile(result.metafile, { verbose: false }));
   }
   mkdirSync(join(root, 'dist'), { recursive: true });
-  writeFileSync(join(root, 'dist', 'sizes.json'), JSON.stringify(sizes, null, 2) + '\n');
+  // A partial build keeps the other functions' figures.
+  const file = join(root, 'dist', 'sizes.json');
+  const previous = only.length && existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
+  const all = { ...previous, ...sizes };
+  writeFileSync(file, JSON.stringify(Object.fromEntries(Object.entries(all).sort(([a], [b]) => a.localeCompare(b))), null, 2) + '\n');
+  return all;
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  await buildLambdas({ only: args.filter((a) => !a.startsWith('--')), analyze: args.includes('--analyze') });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

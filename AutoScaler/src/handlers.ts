@@ -35,18 +35,5 @@ export function createStateMachineHandlers(deps: AutoScalerDeps): StateMachineHa
   };
 }
 
-/** One Lambda = one Task state: deps built once per container, metrics flushed (EMF) after every invocation. */
-export function createTaskHandler(state: TaskState, deps: () => AutoScalerDeps): (event: unknown) => Promise<unknown> {
-  let handlers: StateMachineHandlers | undefined;
-  return async (event: unknown) => {
-    const resolved = deps();
-    handlers ??= createStateMachineHandlers(resolved);
-    try {
-      return await handlers[state](event);
-    } finally {
-      const metrics = resolved.metrics as (AutoScalerDeps['metrics'] & { hasStoredMetrics?: () => boolean }) | undefined;
-      // Powertools warns on an empty flush; Decide, for one, emits nothing.
-      if (metrics?.hasStoredMetrics?.() !== false) metrics?.publishStoredMetrics?.();
-    }
-  };
-}
+/** The Lambdas' wrapper lives in its own module so that a function bundles only its own step. */
+export { createTaskHandler } from './task-handler';

@@ -1,5 +1,5 @@
 import { readSettings, saveLastValidSettings } from '../../lib/settings-store';
-import type { AutoScalerDeps } from './deps';
+import type { StoreDeps } from './deps';
 import { classifyErrors } from './errors';
 import type { LoadedSettings } from './state';
 
@@ -8,7 +8,7 @@ import type { LoadedSettings } from './state';
  * logged and counted, the field falls back to the last valid value (or the
  * default), and settings that validate cleanly become the new last-valid copy.
  */
-export async function loadSettings(deps: AutoScalerDeps): Promise<LoadedSettings> {
+export async function loadSettings(deps: StoreDeps): Promise<LoadedSettings> {
   const { doc, tableName, pool, logger, metrics, clock } = deps;
   return classifyErrors('LoadSettings', async () => {
     const stored = await readSettings(doc, tableName, pool);

@@ -1,6 +1,6 @@
 import { recordDecision, type DecisionEntry } from '../../lib/activity';
 import type { Decision } from '../../lib/policy';
-import type { AutoScalerDeps } from './deps';
+import type { StoreDeps } from './deps';
 import { classifyErrors } from './errors';
 import type { ApplyResult, RunState } from './state';
 
@@ -25,7 +25,7 @@ function outcomeOf(decision: Decision, applied: ApplyResult): Outcome {
 }
 
 /** Last step: the decision and what came of it go to the activity item (the recent-decisions list) and the metrics. */
-export async function recordActivity(deps: AutoScalerDeps, state: RunState): Promise<ExecutionSummary> {
+export async function recordActivity(deps: StoreDeps, state: RunState): Promise<ExecutionSummary> {
   const { doc, tableName, pool, clock, metrics } = deps;
   const decision = state.decision as Decision;
   const applied: ApplyResult = state.applied ?? { action: 'none', applied: false, stale: false };

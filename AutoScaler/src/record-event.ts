@@ -3,7 +3,7 @@ import { EVENT_SOURCE, WORKFLOW_JOB_DETAIL_TYPE, workflowJobEventSchema } from '
 import { runnerCanTakeJob } from '../../lib/labels';
 import { jobEventFromWorkflowJob, recordDelivery, recordJobEvent } from '../../lib/ledger';
 import { readSettings } from '../../lib/settings-store';
-import type { AutoScalerDeps } from './deps';
+import type { StoreDeps } from './deps';
 import { classifyErrors, InvalidInputError } from './errors';
 import type { RunState } from './state';
 
@@ -25,7 +25,7 @@ export function isReconcileTrigger(input: unknown): boolean {
  * records the event in the ledger exactly once per delivery. Jobs whose labels
  * the pool does not serve and redelivered webhooks end the execution here.
  */
-export async function recordEvent(deps: AutoScalerDeps, request: RecordEventInput): Promise<RunState> {
+export async function recordEvent(deps: StoreDeps, request: RecordEventInput): Promise<RunState> {
   const executionId = request.execution?.Id ?? request.execution?.Name ?? `local-${randomUUID()}`;
   const base: RunState = { executionId, trigger: 'workflow_job', skip: false, skipReason: null, job: null, reconcile: null, attempt: 0 };
   const input = request.input;

@@ -1,5 +1,5 @@
 import { recordFailure as storeFailure } from '../../lib/activity';
-import type { AutoScalerDeps } from './deps';
+import type { StoreDeps } from './deps';
 import { classifyErrors } from './errors';
 
 export interface RecordFailureInput {
@@ -16,7 +16,7 @@ export interface FailureRecord {
 }
 
 /** A Task failed after its retries: log it, count it, keep it on the activity item, then the execution ends in a Fail state. */
-export async function recordFailureStep(deps: AutoScalerDeps, input: RecordFailureInput): Promise<FailureRecord> {
+export async function recordFailureStep(deps: StoreDeps, input: RecordFailureInput): Promise<FailureRecord> {
   const { doc, tableName, pool, clock, logger, metrics } = deps;
   const executionId = input.executionId ?? input.execution?.Id ?? input.execution?.Name ?? 'unknown';
   const error = String(input.failure?.Error ?? 'UnknownError').slice(0, 200);

@@ -1,6 +1,6 @@
 import { claimVersion, readActivity } from '../../lib/activity';
 import type { Decision } from '../../lib/policy';
-import type { AutoScalerDeps } from './deps';
+import type { FleetDeps } from './deps';
 import { classifyErrors } from './errors';
 import type { ApplyResult } from './state';
 
@@ -25,7 +25,7 @@ const MAX_APPLY_ROUNDS = 5;
  * the group ends at the newest claim's target. A newer scale-in claim is left
  * to its own execution (it terminates chosen instances with decrement).
  */
-export async function scaleOut(deps: AutoScalerDeps, input: ApplyInput): Promise<ApplyResult> {
+export async function scaleOut(deps: FleetDeps, input: ApplyInput): Promise<ApplyResult> {
   const { doc, tableName, pool, scalingGroup, clock, logger } = deps;
   const target = input.decision.desired;
   return classifyErrors('ScaleOut', async () => {

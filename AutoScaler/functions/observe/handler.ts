@@ -1,5 +1,6 @@
-import { realAutoScalerDeps } from '../../src/deps';
-import { createTaskHandler } from '../../src/handlers';
+import { observe } from '../../src/observe';
+import { realAutoScalerDeps } from '../../src/real-deps/github';
+import { createTaskHandler } from '../../src/task-handler';
 
 /** Task state "Observe" of statemachine/autoscaler.asl.json. */
-export const handler = createTaskHandler('Observe', realAutoScalerDeps);
+export const handler = createTaskHandler(observe, realAutoScalerDeps);

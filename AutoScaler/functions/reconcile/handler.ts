@@ -1,5 +1,6 @@
-import { realAutoScalerDeps } from '../../src/deps';
-import { createTaskHandler } from '../../src/handlers';
+import { reconcile } from '../../src/reconcile';
+import { realAutoScalerDeps } from '../../src/real-deps/github';
+import { createTaskHandler } from '../../src/task-handler';
 
 /** Task state "Reconcile" of statemachine/autoscaler.asl.json. */
-export const handler = createTaskHandler('Reconcile', realAutoScalerDeps);
+export const handler = createTaskHandler(reconcile, realAutoScalerDeps);

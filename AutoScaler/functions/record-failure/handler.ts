@@ -1,5 +1,6 @@
-import { realAutoScalerDeps } from '../../src/deps';
-import { createTaskHandler } from '../../src/handlers';
+import { recordFailureStep } from '../../src/record-failure';
+import { realStoreDeps } from '../../src/real-deps/store';
+import { createTaskHandler } from '../../src/task-handler';
 
 /** Task state "RecordFailure" of statemachine/autoscaler.asl.json. */
-export const handler = createTaskHandler('RecordFailure', realAutoScalerDeps);
+export const handler = createTaskHandler(recordFailureStep, realStoreDeps);

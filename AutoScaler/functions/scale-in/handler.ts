@@ -1,5 +1,6 @@
-import { realAutoScalerDeps } from '../../src/deps';
-import { createTaskHandler } from '../../src/handlers';
+import { scaleIn } from '../../src/scale-in';
+import { realAutoScalerDeps } from '../../src/real-deps/github';
+import { createTaskHandler } from '../../src/task-handler';
 
 /** Task state "ScaleIn" of statemachine/autoscaler.asl.json. */
-export const handler = createTaskHandler('ScaleIn', realAutoScalerDeps);
+export const handler = createTaskHandler(scaleIn, realAutoScalerDeps);
