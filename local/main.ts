@@ -85,14 +85,19 @@ async function main(): Promise<void> {
   }
   console.log(banner(stack, { ...options, secretFromEnv: env.WEBHOOK_SECRET !== undefined }));
 
-  let stopping = false;
+  // A launcher may deliver one Ctrl-C twice: the terminal signals the whole process group, and tsx's
+  // parent process relays the signal to this one again when this process is slow to acknowledge it.
+  // A repeat within DUPLICATE_SIGNAL_MS is that same Ctrl-C; a later one forces the exit.
+  const DUPLICATE_SIGNAL_MS = 2000;
+  let stoppingSince: number | undefined;
   const shutdown = (signal: string) => {
-    if (stopping) {
-      console.error('Stopping already; press Ctrl-C again to force.');
+    if (stoppingSince !== undefined) {
+      if (Date.now() - stoppingSince < DUPLICATE_SIGNAL_MS) return;
+      console.error('Stopping already; forced exit.');
       process.exit(130);
     }
-    stopping = true;
-    console.log(`\n${signal}: stopping (finishing running executions)...`);
+    stoppingSince = Date.now();
+    console.log(`\n${signal}: stopping (finishing running executions; Ctrl-C again to force)...`);
     const force = setTimeout(() => {
       console.error('Shutdown took longer than 10 s; exiting.');
       process.exit(1);
