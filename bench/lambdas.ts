@@ -1,3 +1,5 @@
+import '../lib/polyfills';
+import '../local/esm-interop';
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
