@@ -1,4 +1,4 @@
-import type { GroupInstance, Market, RunnerRegistration } from './ports';
+import type { GroupInstance, GroupState, Market, RunnerRegistration } from './ports';
 import type { Settings } from './settings';
 
 /**
@@ -84,6 +84,66 @@ export function classifyFleet(
     });
 }
 
+/**
+ * The observation from what Observe read. Without GitHub's runner list
+ * (skipped, or GitHub unavailable) every instance counts as booting: the
+ * target then follows the ledger alone, and nothing is idle, so nothing is
+ * scaled in.
+ */
+export function buildObservation(
+  parts: { now: number; group: GroupState; runners: readonly RunnerRegistration[] | null; ledger: Observation['ledger']; activity: Observation['activity'] },
+  bootTimeoutSeconds: number,
+): Observation {
+  const { now, group, runners, ledger, activity } = parts;
+  const fleet = runners
+    ? classifyFleet(group.instances, runners, now, bootTimeoutSeconds)
+    : classifyFleet(group.instances, [], now, Number.MAX_SAFE_INTEGER / 1000);
+  return {
+    now,
+    group: { desired: group.desired, min: group.min, max: group.max },
+    fleet,
+    ledger: { queued: ledger.queued, inProgress: ledger.inProgress },
+    activity: { version: activity.version, lastScaleOutAt: activity.lastScaleOutAt, lastScaleInAt: activity.lastScaleInAt },
+  };
+}
+
+/**
+ * Auto Scaling refuses a desired capacity outside [MinSize, MaxSize], so the
+ * settings are bounded by the group's own limits before deciding.
+ */
+export function withGroupLimits(settings: Settings, group: { min: number; max: number }): Settings {
+  const max = Math.min(settings.max, group.max);
+  const floor = Math.min(Math.max(settings.floor, group.min), max);
+  return max === settings.max && floor === settings.floor ? settings : { ...settings, max, floor };
+}
+
+/**
+ * Whether the decision on this observation needs GitHub's runner list (one
+ * paginated call per 100 runners, from a budget of 5,000 an hour shared with
+ * everything else the installation does). It does not:
+ *  - when the ledger alone already asks for more than the group's desired
+ *    capacity: runners can only raise a scale-out target (jobs the ledger
+ *    missed), never lower it, so scale out to the ledger's target now;
+ *  - when the scale-in cooldown still holds: no runner can be removed yet.
+ * In a burst of queued jobs this skips almost every listing. Jobs the ledger
+ * missed are still counted: their in_progress webhook records them, and the
+ * reconcile lists everything every period.
+ */
+export function needsRunnerList(
+  observed: { now: number; group: { desired: number; min: number; max: number }; ledger: Observation['ledger']; activity: Observation['activity'] },
+  settings: Settings,
+): boolean {
+  const limits = withGroupLimits(settings, observed.group);
+  const ledgerTarget = clamp(limits.floor, limits.max, observed.ledger.queued + observed.ledger.inProgress + limits.headroom);
+  if (ledgerTarget > observed.group.desired) return false;
+  return cooledDown(observed.now, lastActivityAt(observed.activity), limits.scaleInCooldownSeconds);
+}
+
+function lastActivityAt(activity: Observation['activity']): number | null {
+  const last = Math.max(activity.lastScaleOutAt ?? -Infinity, activity.lastScaleInAt ?? -Infinity);
+  return Number.isFinite(last) ? last : null;
+}
+
 export function clamp(floor: number, max: number, value: number): number {
   return Math.max(floor, Math.min(max, value));
 }
@@ -132,8 +192,7 @@ export function decide(observation: Observation, settings: Settings): Decision {
   }
 
   if (target < current) {
-    const lastActivity = Math.max(activity.lastScaleOutAt ?? -Infinity, activity.lastScaleInAt ?? -Infinity);
-    if (!cooledDown(now, Number.isFinite(lastActivity) ? lastActivity : null, settings.scaleInCooldownSeconds)) {
+    if (!cooledDown(now, lastActivityAt(activity), settings.scaleInCooldownSeconds)) {
       return none(`scale-in to ${target} held: scale-in cooldown ${settings.scaleInCooldownSeconds}s`);
     }
     const removable = Math.min(current - target, current - settings.floor);

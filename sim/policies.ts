@@ -1,7 +1,7 @@
 import { decideStep } from '../AutoScaler/src/decide';
 import { runnerCanTakeJob } from '../lib/labels';
 import { applyJobEvent, jobEventFromWorkflowJob, type JobEvent, type JobRecord } from '../lib/ledger';
-import { classifyFleet, type Observation } from '../lib/policy';
+import { buildObservation, classifyFleet, needsRunnerList, type Observation } from '../lib/policy';
 import { seededRandom, seedFrom } from './random';
 import { peakConcurrency, type TraceJob } from './trace';
 import type { World } from './world';
@@ -23,8 +23,8 @@ const INSTANCE_NAME = /^i-[0-9a-f]{8,17}$/;
 /**
  * Ours: the same decision code the Lambdas run. The job ledger follows the
  * pure `applyJobEvent` rule (the DynamoDB ledger's transition function), the
- * observation is built with `classifyFleet` from the group and GitHub's runner
- * list, the decision is `decideStep` (the Decide Lambda), and it is applied the
+ * observation is Observe's (`needsRunnerList`, `buildObservation`: GitHub's
+ * runner list only when the decision depends on it), the decision is `decideStep` (the Decide Lambda), and it is applied the
  * way ScaleOut/ScaleIn do (desired capacity; delete the registration first,
  * terminate only what GitHub let go). The 15-minute reconcile repairs the
  * ledger from GitHub as AutoScaler/src/reconcile.ts does.
@@ -55,17 +55,12 @@ export function autoscalerPolicy(): SimPolicy {
         ledger.set(event.jobId, transition.record);
       };
 
+      // Observe, Decide and apply, as the state machine runs them (AutoScaler/src/observe.ts, decide.ts, scale-out.ts, scale-in.ts).
       const execute = async () => {
         const state = await group.describe();
-        const runners = await world.github.listRunners();
         const now = world.clock.now();
-        const observation: Observation = {
-          now,
-          group: { desired: state.desired, min: state.min, max: state.max },
-          fleet: classifyFleet(state.instances, runners, now, settings.bootTimeoutSeconds),
-          ledger: { ...counts },
-          activity: { ...activity },
-        };
+        const runners = needsRunnerList({ now, group: state, ledger: counts, activity }, settings) ? await world.github.listRunners() : null;
+        const observation = buildObservation({ now, group: state, runners, ledger: counts, activity }, settings.bootTimeoutSeconds);
         const decision = decideStep({ observation, settings });
         if (decision.action === 'scale_out') {
           activity.version += 1;

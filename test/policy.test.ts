@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { classifyFleet, decide, type FleetMember, type Observation } from '../lib/policy';
+import { classifyFleet, decide, needsRunnerList, type FleetMember, type Observation } from '../lib/policy';
 import { DEFAULT_SETTINGS, type Settings } from '../lib/settings';
 
 const NOW = Date.parse('2026-01-01T12:00:00Z');
@@ -184,5 +184,43 @@ describe('policy invariants (property-based)', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+
+  it('skipping the runner list never changes what happens: only scale-outs that runners could raise, never a scale-in', () => {
+    fc.assert(
+      fc.property(obsArb, settingsArb, (obs, s) => {
+        if (needsRunnerList(obs, s)) return;
+        const withRunners = decide(obs, s);
+        // What Observe sees without GitHub's list: every instance booting.
+        const ledgerOnly = decide({ ...obs, fleet: obs.fleet.map((m) => ({ ...m, state: 'booting' as const })) }, s);
+        expect(withRunners.action).not.toBe('scale_in');
+        expect(ledgerOnly.action).not.toBe('scale_in');
+        // Never overshoots what the full view would ask for.
+        expect(ledgerOnly.desired).toBeLessThanOrEqual(withRunners.desired);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
+describe('needsRunnerList', () => {
+  const base = observation({ group: { desired: 3, min: 1, max: 10 }, ledger: { queued: 0, inProgress: 3 }, activity: { version: 1, lastScaleOutAt: null, lastScaleInAt: null } });
+
+  it('is not needed while the ledger alone asks for more than the group has (a burst of queued jobs)', () => {
+    expect(needsRunnerList({ ...base, ledger: { queued: 5, inProgress: 3 } }, settings())).toBe(false);
+  });
+
+  it('is not needed while the scale-in cooldown holds', () => {
+    expect(needsRunnerList({ ...base, activity: { version: 1, lastScaleOutAt: NOW - 10_000 } }, settings({ scaleInCooldownSeconds: 300 }))).toBe(false);
+  });
+
+  it('is needed to find idle runners once the cooldown has passed, and when demand equals capacity', () => {
+    expect(needsRunnerList({ ...base, activity: { version: 1, lastScaleOutAt: NOW - 400_000 } }, settings({ scaleInCooldownSeconds: 300 }))).toBe(true);
+    expect(needsRunnerList(base, settings())).toBe(true);
+  });
+
+  it('applies the group limits as Decide does: a ledger target above MaxSize is no reason to skip', () => {
+    const atMax = { ...base, group: { desired: 4, min: 1, max: 4 }, ledger: { queued: 20, inProgress: 4 } };
+    expect(needsRunnerList(atMax, settings({ max: 50 }))).toBe(true);
   });
 });

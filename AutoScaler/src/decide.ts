@@ -1,4 +1,4 @@
-import { decide as policyDecide, type Decision, type Observation } from '../../lib/policy';
+import { decide as policyDecide, withGroupLimits, type Decision, type Observation } from '../../lib/policy';
 import type { Settings } from '../../lib/settings';
 
 export interface DecideInput {
@@ -13,11 +13,9 @@ export interface DecideInput {
  */
 export function decideStep(input: DecideInput): Decision {
   const { observation, settings } = input;
-  const max = Math.min(settings.max, observation.group.max);
-  const floor = Math.min(Math.max(settings.floor, observation.group.min), max);
-  const effective: Settings = { ...settings, max, floor };
+  const effective = withGroupLimits(settings, observation.group);
   const decision = policyDecide(observation, effective);
-  if (max !== settings.max || floor !== settings.floor) {
+  if (effective !== settings) {
     return { ...decision, reason: `${decision.reason} (group limits [${observation.group.min}, ${observation.group.max}] applied)` };
   }
   return decision;

@@ -1,6 +1,6 @@
 import { readActivity } from '../../lib/activity';
 import { countOpenJobs } from '../../lib/ledger';
-import { classifyFleet, type Observation } from '../../lib/policy';
+import { buildObservation, needsRunnerList, type Observation } from '../../lib/policy';
 import type { Settings } from '../../lib/settings';
 import type { RunnerRegistration } from '../../lib/ports';
 import type { AutoScalerDeps } from './deps';
@@ -27,27 +27,20 @@ export async function observe(deps: AutoScalerDeps, input: ObserveInput): Promis
   const { doc, tableName, pool, scalingGroup, clock, metrics } = deps;
   return classifyErrors('Observe', async () => {
     const activity = await readActivity(doc, tableName, pool);
-    const [ledger, group, runners] = await Promise.all([countOpenJobs(doc, tableName, pool), scalingGroup.describe(), listRunnersOrNull(deps)]);
-    const now = clock.now();
-    // Without GitHub's view every instance counts as booting: scale-out still follows the ledger, scale-in
-    // (which needs to know which runners are idle) waits until GitHub answers again.
-    const fleet = runners
-      ? classifyFleet(group.instances, runners, now, input.settings.bootTimeoutSeconds)
-      : classifyFleet(group.instances, [], now, Number.MAX_SAFE_INTEGER / 1000);
-    const count = (state: string) => fleet.filter((m) => m.state === state).length;
+    const [ledger, group] = await Promise.all([countOpenJobs(doc, tableName, pool), scalingGroup.describe()]);
+    // GitHub's rate budget is spent only where the decision depends on it (see needsRunnerList).
+    const listRunners = needsRunnerList({ now: clock.now(), group, ledger, activity }, input.settings);
+    if (!listRunners) metrics?.addMetric('RunnerListSkipped', 'Count', 1);
+    const runners = listRunners ? await listRunnersOrNull(deps) : null;
+    const observation = buildObservation({ now: clock.now(), group, runners, ledger, activity }, input.settings.bootTimeoutSeconds);
+    const count = (state: string) => observation.fleet.filter((m) => m.state === state).length;
     metrics?.addMetric('Queued', 'Count', ledger.queued);
     metrics?.addMetric('InProgress', 'Count', ledger.inProgress);
     metrics?.addMetric('Busy', 'Count', count('busy'));
     metrics?.addMetric('Idle', 'Count', count('idle'));
     metrics?.addMetric('Booting', 'Count', count('booting'));
     metrics?.addMetric('Desired', 'Count', group.desired);
-    return {
-      now,
-      group: { desired: group.desired, min: group.min, max: group.max },
-      fleet,
-      ledger,
-      activity: { version: activity.version, lastScaleOutAt: activity.lastScaleOutAt, lastScaleInAt: activity.lastScaleInAt },
-    };
+    return observation;
   });
 }
 
