@@ -49,14 +49,19 @@ const TRANSIENT_NAMES = new Set([
 
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_SOCKET']);
 
-export function isTransient(error: unknown): boolean {
-  if (!error || typeof error !== 'object') return false;
-  const e = error as { name?: string; code?: string; status?: number; $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
+/**
+ * Wrappers keep the original as `cause` (Powertools' GetParameterError around
+ * an SSM throttle, say): the chain is followed a few levels deep.
+ */
+export function isTransient(error: unknown, depth = 0): boolean {
+  if (!error || typeof error !== 'object' || depth > 4) return false;
+  const e = error as { name?: string; code?: string; status?: number; $metadata?: { httpStatusCode?: number }; $retryable?: unknown; cause?: unknown };
   if (e.name && TRANSIENT_NAMES.has(e.name)) return true;
   if (e.code && NETWORK_CODES.has(e.code)) return true;
   if (e.$retryable) return true;
   const status = e.$metadata?.httpStatusCode ?? e.status;
-  return typeof status === 'number' && (status >= 500 || status === 429);
+  if (typeof status === 'number' && (status >= 500 || status === 429)) return true;
+  return isTransient(e.cause, depth + 1);
 }
 
 /** Runs `fn`; a transient failure is re-thrown as TransientError so the state machine's Retry matches it by name. */

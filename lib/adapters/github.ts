@@ -217,10 +217,18 @@ export function createGitHubPort(options: GitHubPortOptions): GitHubPort & { rea
   let requestCount = 0;
   let credentialsKind: GitHubCredentials['type'] | undefined;
 
+  /**
+   * Once GitHub said the budget is exhausted until a time beyond what we wait
+   * for, every request (any route: the limits are per installation or token)
+   * fails fast until then instead of asking again: no request during the outage.
+   */
+  let heldUntil: { at: number; kind: 'primary' | 'secondary' } | undefined;
+
   async function withRetries<T>(route: string, attemptOnce: () => Promise<T>): Promise<T> {
     let attempt = 0;
     let rateLimitWaits = 0;
     for (;;) {
+      if (heldUntil && now() < heldUntil.at) throw new RateLimitedError(new Date(heldUntil.at), heldUntil.kind);
       attempt += 1;
       requestCount += 1;
       try {
@@ -233,6 +241,7 @@ export function createGitHubPort(options: GitHubPortOptions): GitHubPort & { rea
           const retryAt = new Date(now() + limited.waitMs);
           if (limited.waitMs > retry.maxRateLimitWaitMs || rateLimitWaits >= retry.maxRateLimitWaits) {
             logger?.warn('GitHub rate limit exhausted beyond the wait budget', { route, kind: limited.kind, retryAt: retryAt.toISOString() });
+            heldUntil = { at: retryAt.getTime(), kind: limited.kind };
             throw new RateLimitedError(retryAt, limited.kind);
           }
           rateLimitWaits += 1;
