@@ -1,6 +1,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { cpus } from 'node:os';
 import type { IncomingMessage } from 'node:http';
+import { percentile as sortedPercentile } from '../sim/simulate';
 
 /** Shared helpers of the benchmark modules (bench/lambdas.ts, bench/ingress.ts, bench/pipeline.ts). */
 export interface MachineInfo {
@@ -16,12 +17,9 @@ export function machineInfo(): MachineInfo {
   return { cpuModel: list[0]?.model?.trim() ?? 'unknown', cores: list.length, node: process.version, platform: process.platform, arch: process.arch };
 }
 
-/** Nearest-rank percentile of unsorted values (p in 0..100); 0 for none. */
+/** Nearest-rank percentile of unsorted values (p in 0..100); 0 for none. The simulator's definition. */
 export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[rank];
+  return sortedPercentile([...values].sort((a, b) => a - b), p);
 }
 
 export function median(values: readonly number[]): number {
