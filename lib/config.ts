@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import { en } from 'zod/locales';
 
 /**
  * Typed configuration, read once per container from the environment the
@@ -18,7 +19,24 @@ type EnvSchema = z.core.$ZodType & {
   safeParse(input: unknown): { success: true; data: unknown } | { success: false; error: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string }> } };
 };
 
+/**
+ * zod's English messages ("Too small: expected number to be >=0"). Classic zod
+ * installs them when imported; zod/mini leaves every message at "Invalid input"
+ * unless they are loaded (3 KB), so the places that show messages load them.
+ */
+export function englishMessages(): z.core.$ZodErrorMap {
+  return (english ??= en().localeError);
+}
+let english: z.core.$ZodErrorMap | undefined;
+
+/** Makes zod's English messages the default for every schema in this process (what importing classic zod does), unless a locale is set. */
+export function useEnglishMessages(): void {
+  if (!z.config().localeError) z.config({ localeError: englishMessages() });
+}
+
 export function loadConfig<T extends EnvSchema>(schema: T, env: Record<string, string | undefined> = process.env): z.infer<T> {
+  // Every function loads its config first: from here on its validation messages (config, events, launch events) read as before.
+  useEnglishMessages();
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.map(String).join('.') || '(root)'}: ${issue.message}`));
@@ -32,7 +50,13 @@ export function once<T>(factory: () => T): () => T {
   return () => (value ??= { v: factory() }).v;
 }
 
-/** Comma-separated list in an environment variable. (Pure: a bundle that does not use it leaves classic zod out.) */
-export const csv = /* @__PURE__ */ z
-  .string()
-  .transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean));
+/**
+ * Comma-separated list in an environment variable. Built in a pure-annotated
+ * function: esbuild cannot tell that zod's builders are pure, and a bundle that
+ * does not use the schema must leave it out.
+ */
+export const csv = /* @__PURE__ */ (() =>
+  z.pipe(
+    z.string(),
+    z.transform((value: string) => value.split(',').map((item) => item.trim()).filter(Boolean)),
+  ))();

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { WORKFLOW_JOB_ACTIONS } from './event-names';
 
 /**
@@ -8,31 +8,34 @@ import { WORKFLOW_JOB_ACTIONS } from './event-names';
  */
 export { EVENT_SOURCE, SCALING_ACTIONS, WORKFLOW_JOB_ACTIONS, WORKFLOW_JOB_DETAIL_TYPE } from './event-names';
 
-export const workflowJobActionSchema = z.enum(WORKFLOW_JOB_ACTIONS);
+// zod/mini, built in pure-annotated functions (only RecordEvent's bundle carries
+// them); the messages are zod's English ones once lib/config has loaded them.
+export const workflowJobActionSchema = /* @__PURE__ */ (() => z.enum(WORKFLOW_JOB_ACTIONS))();
 
-export const workflowJobEventSchema = z.object({
-  deliveryId: z.string().min(1).max(100),
-  event: z.literal('workflow_job'),
-  action: workflowJobActionSchema,
-  jobId: z.number().int().nonnegative(),
-  runId: z.number().int().nonnegative(),
-  runAttempt: z.number().int().positive(),
-  /** Lower-cased, de-duplicated `runs-on` labels of the job. */
-  labels: z.array(z.string()),
-  /** `owner/name` */
-  repository: z.string().min(1),
-  owner: z.string().min(1),
-  installationId: z.number().int().nullable(),
-  runnerName: z.string().nullable(),
-  runnerId: z.number().int().nullable(),
-  createdAt: z.string().nullable(),
-  startedAt: z.string().nullable(),
-  completedAt: z.string().nullable(),
-  status: z.string(),
-  conclusion: z.string().nullable(),
-  /** When the webhook function accepted the delivery (ISO 8601). */
-  receivedAt: z.string(),
-});
+export const workflowJobEventSchema = /* @__PURE__ */ (() =>
+  z.object({
+    deliveryId: z.string().check(z.minLength(1), z.maxLength(100)),
+    event: z.literal('workflow_job'),
+    action: workflowJobActionSchema,
+    jobId: z.int().check(z.nonnegative()),
+    runId: z.int().check(z.nonnegative()),
+    runAttempt: z.int().check(z.positive()),
+    /** Lower-cased, de-duplicated `runs-on` labels of the job. */
+    labels: z.array(z.string()),
+    /** `owner/name` */
+    repository: z.string().check(z.minLength(1)),
+    owner: z.string().check(z.minLength(1)),
+    installationId: z.nullable(z.int()),
+    runnerName: z.nullable(z.string()),
+    runnerId: z.nullable(z.int()),
+    createdAt: z.nullable(z.string()),
+    startedAt: z.nullable(z.string()),
+    completedAt: z.nullable(z.string()),
+    status: z.string(),
+    conclusion: z.nullable(z.string()),
+    /** When the webhook function accepted the delivery (ISO 8601). */
+    receivedAt: z.string(),
+  }))();
 
 export type WorkflowJobEvent = z.infer<typeof workflowJobEventSchema>;
 export type WorkflowJobAction = z.infer<typeof workflowJobActionSchema>;

@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import { englishMessages } from './config';
 
 /**
  * Pool settings live in DynamoDB (item `SETTINGS#<pool>`) and are edited by
@@ -8,28 +9,29 @@ import * as z from 'zod';
  */
 export const DEFAULT_POOL = 'default';
 
-// The schemas below are marked pure so that a Lambda importing only a constant
-// from here (DEFAULT_POOL, via its config) does not bundle classic zod.
+// zod/mini (a fraction of classic zod's size). Each schema is built inside a
+// pure-annotated function so that a Lambda importing only a constant from here
+// (DEFAULT_POOL, via its config) bundles no schema: esbuild cannot tell that
+// zod's builders are pure.
+const intIn = (min: number, max: number) => z.int().check(z.minimum(min), z.maximum(max));
 
-export const settingsFields = {
-  floor: /* @__PURE__ */ z.number().int().min(0).max(1000),
-  max: /* @__PURE__ */ z.number().int().min(1).max(10000),
-  headroom: /* @__PURE__ */ z.number().int().min(0).max(1000),
-  scaleOutCooldownSeconds: /* @__PURE__ */ z.number().int().min(0).max(3600),
-  scaleInCooldownSeconds: /* @__PURE__ */ z.number().int().min(0).max(86400),
-  labels: /* @__PURE__ */ z
-    .array(z.string().trim().min(1).max(100).regex(/^[^,\s]+$/, 'labels may not contain commas or spaces'))
-    .min(1)
-    .max(20),
-  bootTimeoutSeconds: /* @__PURE__ */ z.number().int().min(60).max(3600),
-} as const;
+export const settingsFields = /* @__PURE__ */ (() =>
+  ({
+    floor: intIn(0, 1000),
+    max: intIn(1, 10000),
+    headroom: intIn(0, 1000),
+    scaleOutCooldownSeconds: intIn(0, 3600),
+    scaleInCooldownSeconds: intIn(0, 86400),
+    labels: z
+      .array(z.string().check(z.trim(), z.minLength(1), z.maxLength(100), z.regex(/^[^,\s]+$/, 'labels may not contain commas or spaces')))
+      .check(z.minLength(1), z.maxLength(20)),
+    bootTimeoutSeconds: intIn(60, 3600),
+  }) as const)();
 
 export type SettingKey = keyof typeof settingsFields;
 
-export const settingsSchema = /* @__PURE__ */ z
-  .object(settingsFields)
-  .strict()
-  .refine((s) => s.max >= s.floor, { message: 'max must be >= floor', path: ['max'] });
+export const settingsSchema = /* @__PURE__ */ (() =>
+  z.strictObject(settingsFields).check(z.refine((s) => s.max >= s.floor, { message: 'max must be >= floor', path: ['max'] })))();
 
 export type Settings = z.infer<typeof settingsSchema>;
 
@@ -78,7 +80,8 @@ export function legacyCooldownSeconds(legacyItem: Record<string, unknown> | unde
   return Number.isFinite(ms) ? Math.round(ms / 1000) : Number.NaN;
 }
 
-function describeIssue(key: string, error: z.ZodError): string {
+/** zod's English message (zod/mini has none of its own) plus the allowed range. */
+function describeIssue(key: string, error: { issues: ReadonlyArray<{ message: string }> }): string {
   const first = error.issues[0];
   return `${key}: ${first?.message ?? 'invalid'} (allowed ${SETTINGS_REFERENCE[key as SettingKey]?.range ?? 'n/a'})`;
 }
@@ -106,7 +109,7 @@ export function resolveSettings(
       problems.push({ key, message: `${key}: unknown setting (known: ${Object.keys(settingsFields).join(', ')})` });
       continue;
     }
-    const parsed = settingsFields[key as SettingKey].safeParse(value);
+    const parsed = settingsFields[key as SettingKey].safeParse(value, { error: englishMessages() });
     if (parsed.success) {
       merged[key] = key === 'labels' ? (parsed.data as string[]).map((l) => l.toLowerCase()) : parsed.data;
       fromItem.push(key as SettingKey);
@@ -136,7 +139,7 @@ export function validateSettingsUpdate(
       continue;
     }
     const value = coerceSettingValue(key as SettingKey, raw);
-    const parsed = settingsFields[key as SettingKey].safeParse(value);
+    const parsed = settingsFields[key as SettingKey].safeParse(value, { error: englishMessages() });
     if (parsed.success) next[key] = key === 'labels' ? (parsed.data as string[]).map((l) => l.toLowerCase()) : parsed.data;
     else problems.push({ key, message: describeIssue(key, parsed.error) });
   }

@@ -1,5 +1,6 @@
 // zod/mini: the same validation as classic zod at a fraction of the bundle size (the webhook's size budget is tight).
 import * as z from 'zod/mini';
+import { englishMessages } from '../../lib/config';
 import { SCALING_ACTIONS } from '../../lib/event-names';
 import type { WorkflowJobEvent } from '../../lib/events';
 import { normalizeLabels } from '../../lib/labels';
@@ -51,7 +52,8 @@ function firstProblem(error: { issues: ReadonlyArray<{ path: PropertyKey[]; mess
 }
 
 export function buildSlimEvent(payload: unknown, deliveryId: string, receivedAt: Date): SlimEventResult {
-  const parsed = workflowJobPayloadSchema.safeParse(payload);
+  // zod's English messages whether or not the process has loaded them (zod/mini has only "Invalid input").
+  const parsed = workflowJobPayloadSchema.safeParse(payload, { error: englishMessages() });
   if (!parsed.success) return { ok: false, reason: `workflow_job payload is incomplete: ${firstProblem(parsed.error)}` };
   const { action, workflow_job: job, repository, installation } = parsed.data;
   return {

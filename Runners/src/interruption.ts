@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { GitHubPort } from '../../lib/ports';
 import type { LifecyclePort } from './aws';
 import { describeError, type JitLogger } from './jit-config';
@@ -16,7 +16,7 @@ export const REBALANCE_RECOMMENDATION = 'EC2 Instance Rebalance Recommendation';
 
 const interruptionEventSchema = z.object({
   'detail-type': z.enum([SPOT_INTERRUPTION, REBALANCE_RECOMMENDATION]),
-  detail: z.object({ 'instance-id': z.string().regex(/^i-[0-9a-f]{8,17}$/) }).loose(),
+  detail: z.looseObject({ 'instance-id': z.string().check(z.regex(/^i-[0-9a-f]{8,17}$/)) }),
 });
 
 export type InterruptionOutcome =

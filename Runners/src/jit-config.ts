@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { GitHubPort } from '../../lib/ports';
 import { instanceArn, partitionOf, type LaunchAction, type LifecyclePort, type RunnerConfigStore } from './aws';
 import type { Counter } from './metrics';
@@ -14,13 +14,13 @@ export const LAUNCH_DETAIL_TYPE = 'EC2 Instance-launch Lifecycle Action';
 
 const launchEventSchema = z.object({
   'detail-type': z.literal(LAUNCH_DETAIL_TYPE),
-  account: z.string().regex(/^\d{12}$/),
-  region: z.string().min(1),
+  account: z.string().check(z.regex(/^\d{12}$/)),
+  region: z.string().check(z.minLength(1)),
   detail: z.object({
-    LifecycleActionToken: z.string().min(1),
-    AutoScalingGroupName: z.string().min(1),
-    LifecycleHookName: z.string().min(1),
-    EC2InstanceId: z.string().regex(/^i-[0-9a-f]{8,17}$/),
+    LifecycleActionToken: z.string().check(z.minLength(1)),
+    AutoScalingGroupName: z.string().check(z.minLength(1)),
+    LifecycleHookName: z.string().check(z.minLength(1)),
+    EC2InstanceId: z.string().check(z.regex(/^i-[0-9a-f]{8,17}$/)),
     LifecycleTransition: z.literal('autoscaling:EC2_INSTANCE_LAUNCHING'),
   }),
 });

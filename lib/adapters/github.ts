@@ -3,7 +3,7 @@ import { Octokit as OctokitCore } from '@octokit/core';
 import { paginateRest } from '@octokit/plugin-paginate-rest';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type {
   DeleteRunnerOutcome,
   GitHubCredentials,
@@ -471,18 +471,21 @@ export function createGitHubPort(options: GitHubPortOptions): GitHubPort & { rea
   };
 }
 
+const positiveInt = () => z.pipe(z.coerce.number(), z.int().check(z.positive()));
+
 const credentialsSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('pat'), token: z.string().min(1) }),
+  z.object({ type: z.literal('pat'), token: z.string().check(z.minLength(1)) }),
   z.object({
     type: z.literal('app'),
-    appId: z.coerce.number().int().positive(),
+    appId: positiveInt(),
     // Keys pasted into the console often arrive with literal "\n".
     privateKey: z
-      .string()
-      .min(1)
-      .transform((key) => key.replace(/\\n/g, '\n'))
-      .refine((key) => key.includes('PRIVATE KEY'), 'must be a PEM private key'),
-    installationId: z.coerce.number().int().positive(),
+      .pipe(
+        z.string().check(z.minLength(1)),
+        z.transform((key: string) => key.replace(/\\n/g, '\n')),
+      )
+      .check(z.refine((key) => key.includes('PRIVATE KEY'), 'must be a PEM private key')),
+    installationId: positiveInt(),
   }),
 ]);
 
