@@ -274,8 +274,10 @@ export async function listOpenJobs(doc: DynamoDBDocumentClient, tableName: strin
  * execution, and the reconcile repairs anything older.
  */
 export async function countOpenJobs(doc: DynamoDBDocumentClient, tableName: string, pool: string): Promise<{ queued: number; inProgress: number }> {
+  // The sparse index holds open jobs only (queued or in progress): one COUNT query, filtered to the queued
+  // ones, gives both figures (ScannedCount - Count are in progress) without returning a single item.
   let queued = 0;
-  let inProgress = 0;
+  let open = 0;
   let startKey: Record<string, unknown> | undefined;
   do {
     const page = await doc.send(
@@ -283,19 +285,18 @@ export async function countOpenJobs(doc: DynamoDBDocumentClient, tableName: stri
         TableName: tableName,
         IndexName: OPEN_JOBS_INDEX,
         KeyConditionExpression: '#pool = :pool',
-        ProjectionExpression: '#status',
+        FilterExpression: '#status = :queued',
+        Select: 'COUNT',
         ExpressionAttributeNames: { '#pool': OPEN_JOBS_HASH, '#status': 'status' },
-        ExpressionAttributeValues: { ':pool': pool },
+        ExpressionAttributeValues: { ':pool': pool, ':queued': 'queued' },
         ExclusiveStartKey: startKey,
       }),
     );
-    for (const item of page.Items ?? []) {
-      if (item.status === 'in_progress') inProgress += 1;
-      else if (item.status === 'queued') queued += 1;
-    }
+    queued += page.Count ?? 0;
+    open += page.ScannedCount ?? 0;
     startKey = page.LastEvaluatedKey;
   } while (startKey);
-  return { queued, inProgress };
+  return { queued, inProgress: open - queued };
 }
 
 /** Marks an open job completed (the reconcile found it finished, cancelled or gone at GitHub). */
