@@ -21,6 +21,8 @@ import { machineInfo, percentile, round, runStandalone, signedDelivery, workflow
 export interface PipelineOptions {
   jobs?: number;
   concurrency?: number;
+  /** Send one delivery every paceMs instead of a burst: the path's own latency, without queueing behind other executions. */
+  paceMs?: number;
   settleMs?: number;
   timeoutMs?: number;
 }
@@ -28,6 +30,8 @@ export interface PipelineOptions {
 export interface PipelineResult {
   machine: MachineInfo;
   jobs: number;
+  /** 0 for a burst. */
+  paceMs: number;
   accepted: number;
   rejected: number;
   settings: { floor: number; max: number; headroom: number };
@@ -92,9 +96,13 @@ export async function benchPipeline(options: PipelineOptions = {}): Promise<Pipe
       });
     const started = performance.now();
     let next = 0;
+    const paceMs = options.paceMs ?? 0;
     await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        while (next < jobs) await post(next++);
+      Array.from({ length: paceMs > 0 ? 1 : concurrency }, async () => {
+        while (next < jobs) {
+          await post(next++);
+          if (paceMs > 0) await new Promise((r) => setTimeout(r, paceMs));
+        }
       }),
     );
     agent.destroy();
@@ -127,6 +135,7 @@ export async function benchPipeline(options: PipelineOptions = {}): Promise<Pipe
     return {
       machine: machineInfo(),
       jobs,
+      paceMs,
       accepted: acceptedAt.length,
       rejected,
       settings: { floor: settings.floor, max: settings.max, headroom: settings.headroom },
