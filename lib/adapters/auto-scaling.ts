@@ -27,29 +27,83 @@ export interface AutoScalingClients {
   ec2: EC2Client;
 }
 
-export function createAutoScalingClients(config: AutoScalingClientConfig & EC2ClientConfig = {}): AutoScalingClients {
-  const base = { maxAttempts: 6, retryMode: 'adaptive', ...config };
-  return { autoScaling: new AutoScalingClient(base), ec2: new EC2Client(base as EC2ClientConfig) };
+const CLIENT_DEFAULTS = { maxAttempts: 6, retryMode: 'adaptive' } as const;
+
+export function createAutoScalingClient(config: AutoScalingClientConfig = {}): AutoScalingClient {
+  return new AutoScalingClient({ ...CLIENT_DEFAULTS, ...config });
 }
+
+export function createEC2Client(config: EC2ClientConfig = {}): EC2Client {
+  return new EC2Client({ ...CLIENT_DEFAULTS, ...config });
+}
+
+export function createAutoScalingClients(config: AutoScalingClientConfig & EC2ClientConfig = {}): AutoScalingClients {
+  return { autoScaling: createAutoScalingClient(config), ec2: createEC2Client(config as EC2ClientConfig) };
+}
+
+/** What describe() needs from EC2 about each instance. */
+export interface InstanceDetails {
+  spot: boolean;
+  launchTime: string | undefined;
+}
+
+/** Instance details by id; ids EC2 does not know (yet) are absent. */
+export type InstanceDetailsLookup = (ids: string[]) => Promise<Map<string, InstanceDetails>>;
 
 /** DescribeInstances takes at most this many ids per call. */
 const DESCRIBE_BATCH = 200;
 
-export class AutoScalingGroupAdapter implements ScalingGroupPort {
+/** EC2 DescribeInstances, in batches; a client factory is called on the first lookup only. */
+export function ec2InstanceDetails(ec2: EC2Client | (() => EC2Client)): InstanceDetailsLookup {
+  let client: EC2Client | undefined;
+  return async (ids) => {
+    const out = new Map<string, InstanceDetails>();
+    for (let i = 0; i < ids.length; i += DESCRIBE_BATCH) {
+      const batch = ids.slice(i, i + DESCRIBE_BATCH);
+      client ??= typeof ec2 === 'function' ? ec2() : ec2;
+      let nextToken: string | undefined;
+      do {
+        // Filter by id rather than InstanceIds: an id EC2 does not know yet must not fail the whole call.
+        const page = await client.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: batch }], NextToken: nextToken }));
+        for (const reservation of page.Reservations ?? []) {
+          for (const instance of reservation.Instances ?? []) {
+            if (!instance.InstanceId) continue;
+            out.set(instance.InstanceId, {
+              spot: instance.InstanceLifecycle === 'spot',
+              launchTime: instance.LaunchTime ? new Date(instance.LaunchTime).toISOString() : undefined,
+            });
+          }
+        }
+        nextToken = page.NextToken;
+      } while (nextToken);
+    }
+    return out;
+  };
+}
+
+/**
+ * The port over the Auto Scaling client alone, EC2 given as a lookup. Without
+ * one, describe() is unavailable: ScaleOut only sets the desired capacity, and
+ * its bundle then carries no EC2 client (lib/adapters pieces it does not
+ * reference are left out).
+ */
+export class AutoScalingGroupBase implements ScalingGroupPort {
   constructor(
     readonly groupName: string,
-    private readonly clients: AutoScalingClients,
+    private readonly autoScaling: AutoScalingClient,
+    private readonly instanceDetails: InstanceDetailsLookup | undefined,
     private readonly now: () => number = Date.now,
   ) {}
 
   async describe(): Promise<GroupState> {
-    const { AutoScalingGroups } = await this.clients.autoScaling.send(
+    if (!this.instanceDetails) throw new Error('AutoScalingGroupBase.describe needs an EC2 instance lookup (see ec2InstanceDetails)');
+    const { AutoScalingGroups } = await this.autoScaling.send(
       new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [this.groupName] }),
     );
     const group = AutoScalingGroups?.find((g) => g.AutoScalingGroupName === this.groupName);
     if (!group) throw new ScalingGroupNotFoundError(this.groupName);
     const members = group.Instances ?? [];
-    const details = await this.describeInstances(members.map((i) => i.InstanceId).filter((id): id is string => Boolean(id)));
+    const details = await this.instanceDetails(members.map((i) => i.InstanceId).filter((id): id is string => Boolean(id)));
     const instances: GroupInstance[] = members
       .filter((i) => i.InstanceId)
       .map((i) => {
@@ -75,39 +129,21 @@ export class AutoScalingGroupAdapter implements ScalingGroupPort {
 
   async setDesiredCapacity(desired: number): Promise<void> {
     // HonorCooldown false: the autoscaler applies its own cooldowns from the settings.
-    await this.clients.autoScaling.send(
+    await this.autoScaling.send(
       new SetDesiredCapacityCommand({ AutoScalingGroupName: this.groupName, DesiredCapacity: desired, HonorCooldown: false }),
     );
   }
 
   async terminateInstance(instanceId: string, decrement: boolean): Promise<void> {
-    await this.clients.autoScaling.send(
+    await this.autoScaling.send(
       new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: instanceId, ShouldDecrementDesiredCapacity: decrement }),
     );
   }
+}
 
-  private async describeInstances(ids: string[]): Promise<Map<string, { spot: boolean; launchTime: string | undefined }>> {
-    const out = new Map<string, { spot: boolean; launchTime: string | undefined }>();
-    for (let i = 0; i < ids.length; i += DESCRIBE_BATCH) {
-      const batch = ids.slice(i, i + DESCRIBE_BATCH);
-      let nextToken: string | undefined;
-      do {
-        // Filter by id rather than InstanceIds: an id EC2 does not know yet must not fail the whole call.
-        const page = await this.clients.ec2.send(
-          new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: batch }], NextToken: nextToken }),
-        );
-        for (const reservation of page.Reservations ?? []) {
-          for (const instance of reservation.Instances ?? []) {
-            if (!instance.InstanceId) continue;
-            out.set(instance.InstanceId, {
-              spot: instance.InstanceLifecycle === 'spot',
-              launchTime: instance.LaunchTime ? new Date(instance.LaunchTime).toISOString() : undefined,
-            });
-          }
-        }
-        nextToken = page.NextToken;
-      } while (nextToken);
-    }
-    return out;
+/** The port over both clients (the CLI, local mode and tests; the Lambdas that describe the group pass a lazy EC2 client). */
+export class AutoScalingGroupAdapter extends AutoScalingGroupBase {
+  constructor(groupName: string, clients: AutoScalingClients, now: () => number = Date.now) {
+    super(groupName, clients.autoScaling, ec2InstanceDetails(clients.ec2), now);
   }
 }

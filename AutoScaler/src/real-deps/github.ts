@@ -1,20 +1,23 @@
+import { AutoScalingGroupBase, createEC2Client, ec2InstanceDetails } from '../../../lib/adapters/auto-scaling';
 import { createGitHubPort, loadGitHubCredentials } from '../../../lib/adapters/github';
 import { once } from '../../../lib/config';
 import { parseGitHubScope } from '../../../lib/ports';
 import type { AutoScalerDeps } from '../deps';
-import { realFleetDeps } from './fleet';
-import { realConfig } from './store';
+import { realAutoScalingClient } from './fleet';
+import { realConfig, realStoreDeps } from './store';
 
 /**
  * Everything, GitHub included (Observe, ScaleIn, Reconcile), built once per
- * container on first use; the GitHub credentials are fetched from SSM on the
- * first GitHub call.
+ * container on first use; the EC2 client (instance markets) is created on the
+ * first describe of the group, the GitHub credentials are fetched from SSM on
+ * the first GitHub call.
  */
 export const realAutoScalerDeps = once((): AutoScalerDeps => {
   const config = realConfig();
-  const fleet = realFleetDeps();
+  const fleet = realStoreDeps();
   return {
     ...fleet,
+    scalingGroup: new AutoScalingGroupBase(config.AUTO_SCALING_GROUP_NAME, realAutoScalingClient(), ec2InstanceDetails(() => createEC2Client())),
     github: createGitHubPort({
       scope: parseGitHubScope(config.GITHUB_SCOPE),
       auth: () => loadGitHubCredentials(config.GITHUB_CREDENTIALS_PARAMETER),
