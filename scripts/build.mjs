@@ -18,6 +18,13 @@ const lambdaCredentials = {
     }));
   },
 };
+/** Lambda-only LRU for the SDK's endpoint cache: see scripts/lru-cache.mjs for why. */
+const smallLruCache = {
+  name: 'small-lru-cache',
+  setup(build) {
+    build.onResolve({ filter: /^mnemonist\/lru-cache(\.js)?$/ }, () => ({ path: join(root, 'scripts', 'lru-cache.mjs') }));
+  },
+};
 /** The product's own sources: the error classes they name are kept typed (see sdkSchemaShaking). */
 const sourceDirs = ['lib', 'Infrastructure', 'AutoScaler', 'Runners'];
 
@@ -149,7 +156,7 @@ export function lambdaBuildOptions(entry, outfile) {
     // Keep the bundle self-contained: the runtime's SDK version is not ours to choose.
     external: [],
     mainFields: ['module', 'main'],
-    plugins: [lambdaCredentials, sdkSchemaShaking(), noEventStreams, slimPackageJson],
+    plugins: [lambdaCredentials, smallLruCache, sdkSchemaShaking(), noEventStreams, slimPackageJson],
     metafile: true,
     logLevel: 'warning',
   };
