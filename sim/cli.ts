@@ -2,7 +2,7 @@ import '../lib/polyfills';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { DEFAULT_MODEL, resolveModel, type SimModel } from './model';
+import { DEFAULT_MODEL, MODEL_FLAGS, resolveModel, type SimModel } from './model';
 import { chartSvg, markdownTable, reportMarkdown } from './report';
 import { simulate } from './simulate';
 import { parseTrace } from './trace';
@@ -18,22 +18,6 @@ const number = (value: string): number => {
   return parsed;
 };
 
-const MODEL_FLAGS: Array<{ flag: string; key: keyof SimModel; help: string }> = [
-  { flag: '--boot-seconds <s>', key: 'bootSeconds', help: 'instance launch to registered runner' },
-  { flag: '--boot-jitter-seconds <s>', key: 'bootJitterSeconds', help: 'each boot is boot ± up to this (uniform)' },
-  { flag: '--min-billing-seconds <s>', key: 'minBillingSeconds', help: 'EC2 minimum billed time per instance' },
-  { flag: '--on-demand-price <usd>', key: 'onDemandPricePerHour', help: 'USD per on-demand instance-hour' },
-  { flag: '--spot-price <usd>', key: 'spotPricePerHour', help: 'USD per spot instance-hour' },
-  { flag: '--spot-interruption-rate <n>', key: 'spotInterruptionRatePerHour', help: 'reclaims per spot instance-hour' },
-  { flag: '--webhook-delay-seconds <s>', key: 'webhookDelaySeconds', help: 'mean GitHub-to-us delivery delay' },
-  { flag: '--webhook-loss-rate <0..1>', key: 'webhookLossRate', help: 'share of deliveries GitHub never makes' },
-  { flag: '--reconcile-seconds <s>', key: 'reconcileSeconds', help: 'reconcile schedule period' },
-  { flag: '--execution-seconds <s>', key: 'executionSeconds', help: 'webhook to scaling call (one Express execution)' },
-  { flag: '--per-job-delay-seconds <s>', key: 'perJobDelaySeconds', help: "the per-job anchor's queue delay" },
-  { flag: '--queue-timeout-seconds <s>', key: 'queueTimeoutSeconds', help: 'GitHub cancels a job queued this long' },
-  { flag: '--sample-seconds <s>', key: 'sampleSeconds', help: 'chart resolution' },
-  { flag: '--seed <n>', key: 'seed', help: 'random seed (jitter, losses, interruptions)' },
-];
 
 function camel(flag: string): string {
   return flag.replace(/^--/, '').split(' ')[0].replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
