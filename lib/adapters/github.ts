@@ -1,8 +1,7 @@
 import { createAppAuth } from '@octokit/auth-app';
 import { Octokit as OctokitCore } from '@octokit/core';
 import { paginateRest } from '@octokit/plugin-paginate-rest';
-import type { SSMClient } from '@aws-sdk/client-ssm';
-import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import * as z from 'zod/mini';
 import type {
   DeleteRunnerOutcome,
@@ -517,24 +516,40 @@ export interface LoadCredentialsOptions {
   forceRefresh?: boolean;
 }
 
-const providers = new WeakMap<SSMClient, SSMProvider>();
-let defaultProvider: SSMProvider | undefined;
+/** An SSM read failed (the SDK's error is the `cause`); the name and wrapping Powertools' parameters utility used. */
+class GetParameterError extends Error {
+  constructor(message: string, options: { cause: unknown }) {
+    super(message, options);
+    this.name = 'GetParameterError';
+  }
+}
+
+/** Decrypted values by parameter name, per SSM client; each expires after its `maxAgeSeconds`. */
+const caches = new WeakMap<SSMClient, Map<string, { value: string; expiresAt: number }>>();
+let defaultClient: SSMClient | undefined;
 
 /**
  * Reads the GitHub credentials from an SSM SecureString, decrypted, cached per
- * container for `maxAgeSeconds` by Powertools. The value is never logged and
- * parsed here rather than by Powertools' JSON transform, whose error message
- * would quote the secret.
+ * container for `maxAgeSeconds` (a direct GetParameter: Powertools' parameters
+ * utility did the same with 10 KB more in every GitHub function). The value is
+ * never logged, and parsed here, where the error names the parameter only.
  */
 export async function loadGitHubCredentials(parameterName: string, options: LoadCredentialsOptions = {}): Promise<GitHubCredentials> {
-  let provider: SSMProvider;
-  if (options.ssmClient) {
-    provider = providers.get(options.ssmClient) ?? new SSMProvider({ awsSdkV3Client: options.ssmClient });
-    providers.set(options.ssmClient, provider);
-  } else {
-    provider = defaultProvider ??= new SSMProvider({ clientConfig: { maxAttempts: 5 } });
+  const client = options.ssmClient ?? (defaultClient ??= new SSMClient({ maxAttempts: 5 }));
+  let cache = caches.get(client);
+  if (!cache) caches.set(client, (cache = new Map()));
+  const maxAgeSeconds = options.maxAgeSeconds ?? 900;
+  let cached = options.forceRefresh ? undefined : cache.get(parameterName);
+  if (cached && cached.expiresAt < Date.now()) cached = undefined;
+  let value = cached?.value;
+  if (value === undefined) {
+    try {
+      value = (await client.send(new GetParameterCommand({ Name: parameterName, WithDecryption: true }))).Parameter?.Value;
+    } catch (error) {
+      throw new GetParameterError((error as Error).message, { cause: error });
+    }
+    if (value !== undefined && maxAgeSeconds > 0) cache.set(parameterName, { value, expiresAt: Date.now() + maxAgeSeconds * 1000 });
   }
-  const text = await provider.get(parameterName, { decrypt: true, maxAge: options.maxAgeSeconds ?? 900, forceFetch: options.forceRefresh ?? false });
-  if (typeof text !== 'string' || text.length === 0) throw new Error(`SSM parameter ${parameterName} has no value`);
-  return parseGitHubCredentials(text, `SSM parameter ${parameterName}`);
+  if (typeof value !== 'string' || value.length === 0) throw new Error(`SSM parameter ${parameterName} has no value`);
+  return parseGitHubCredentials(value, `SSM parameter ${parameterName}`);
 }
