@@ -25,6 +25,31 @@ const smallLruCache = {
     build.onResolve({ filter: /^mnemonist\/lru-cache(\.js)?$/ }, () => ({ path: join(root, 'scripts', 'lru-cache.mjs') }));
   },
 };
+/**
+ * Two SDK fallbacks that cannot run inside Lambda, replaced there (4.4 KB in
+ * every AWS function):
+ * - a pure-JS SHA-256 (Sha256Js), used only when node:crypto has no sha256;
+ *   Lambda's Node always has it;
+ * - the region from EC2 instance metadata, asked only when AWS_REGION is not
+ *   set; Lambda always sets it and has no instance metadata service (the SDK's
+ *   own answer there is undefined after a failed request, as here).
+ */
+const lambdaRuntimeOnly = {
+  name: 'lambda-runtime-only',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]checksum[\\/]sha256[\\/]Sha256Node\.js$/ }, (args) => {
+      const source = readFileSync(args.path, 'utf8');
+      const line = 'import { Sha256Js } from "./Sha256Js";';
+      if (!source.includes(line)) throw new Error(`${args.path}: expected ${line} (scripts/build.mjs lambda-runtime-only)`);
+      const stub = 'const Sha256Js = class { constructor() { throw new Error("no native sha256 in node:crypto (the JS fallback is not bundled, scripts/build.mjs)"); } };';
+      return { contents: source.replace(line, stub), loader: 'js' };
+    });
+    build.onLoad({ filter: /[\\/]@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]config[\\/]config-resolver[\\/]regionConfig[\\/]getInstanceMetadataRegion\.js$/ }, () => ({
+      contents: 'export const getInstanceMetadataRegion = async () => undefined;\n',
+      loader: 'js',
+    }));
+  },
+};
 /** The product's own sources: the error classes they name are kept typed (see sdkSchemaShaking). */
 const sourceDirs = ['lib', 'Infrastructure', 'AutoScaler', 'Runners'];
 
@@ -156,7 +181,7 @@ export function lambdaBuildOptions(entry, outfile) {
     // Keep the bundle self-contained: the runtime's SDK version is not ours to choose.
     external: [],
     mainFields: ['module', 'main'],
-    plugins: [lambdaCredentials, smallLruCache, sdkSchemaShaking(), noEventStreams, slimPackageJson],
+    plugins: [lambdaCredentials, smallLruCache, lambdaRuntimeOnly, sdkSchemaShaking(), noEventStreams, slimPackageJson],
     metafile: true,
     logLevel: 'warning',
   };
