@@ -50,6 +50,32 @@ const lambdaRuntimeOnly = {
     }));
   },
 };
+/**
+ * @octokit/auth-app builds an OAuth-app authenticator for the routes that take
+ * the app's client id and secret (`/applications/{client_id}/...`) and for
+ * `auth({ type: 'oauth-app' | 'oauth-user' })`. The product authenticates as
+ * an installation only and configures no client secret, so that authenticator
+ * (with the OAuth user and device flows it brings) is replaced in the Lambdas
+ * by one that says so if it is ever asked.
+ */
+const noOAuthApp = {
+  name: 'no-oauth-app',
+  setup(build) {
+    build.onResolve({ filter: /^@octokit\/auth-oauth-(app|user)$/ }, (args) => ({ path: args.path, namespace: 'no-oauth-app' }));
+    build.onLoad({ filter: /.*/, namespace: 'no-oauth-app' }, () => {
+      // The installation hook still asks which routes need the app's basic auth: keep that test, verbatim.
+      const userAuth = readFileSync(join(root, 'node_modules', '@octokit', 'auth-oauth-user', 'dist-bundle', 'index.js'), 'utf8');
+      const routes = /^var ROUTES_REQUIRING_BASIC_AUTH = (\/.+\/[a-z]*);$/m.exec(userAuth)?.[1];
+      if (!routes) throw new Error('@octokit/auth-oauth-user: ROUTES_REQUIRING_BASIC_AUTH not found (scripts/build.mjs no-oauth-app)');
+      return {
+        contents:
+          'const no = () => async () => { throw new Error("GitHub OAuth app authentication is not bundled in this Lambda: it authenticates as an installation (scripts/build.mjs)"); };\n' +
+          `export const createOAuthAppAuth = no, createOAuthUserAuth = no;\nexport function requiresBasicAuth(url) { return url && ${routes}.test(url); }\n`,
+        loader: 'js',
+      };
+    });
+  },
+};
 /** The product's own sources: the error classes they name are kept typed (see sdkSchemaShaking). */
 const sourceDirs = ['lib', 'Infrastructure', 'AutoScaler', 'Runners'];
 
@@ -181,7 +207,7 @@ export function lambdaBuildOptions(entry, outfile) {
     // Keep the bundle self-contained: the runtime's SDK version is not ours to choose.
     external: [],
     mainFields: ['module', 'main'],
-    plugins: [lambdaCredentials, smallLruCache, lambdaRuntimeOnly, sdkSchemaShaking(), noEventStreams, slimPackageJson],
+    plugins: [lambdaCredentials, smallLruCache, lambdaRuntimeOnly, noOAuthApp, sdkSchemaShaking(), noEventStreams, slimPackageJson],
     metafile: true,
     logLevel: 'warning',
   };
