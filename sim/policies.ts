@@ -76,15 +76,18 @@ export function autoscalerPolicy(): SimPolicy {
       };
 
       const reconcile = async () => {
+        const queuedAtGitHub = await world.github.listQueuedJobs();
+        const stillQueued = new Set(queuedAtGitHub.map((remote) => remote.id));
         for (const jobId of [...open]) {
           const job = ledger.get(jobId)!;
+          if (job.status === 'queued' && stillQueued.has(jobId)) continue;
           const remote = await world.github.getJob(job.repository, jobId);
           const base = { pool: POOL, jobId, repository: job.repository, labels: job.labels, runId: job.runId, at: world.clock.now(), source: 'reconcile' };
           if (!remote || remote.status === 'completed') record({ ...base, action: 'completed', conclusion: remote?.conclusion ?? 'vanished' });
           else if (remote.status === 'in_progress' && job.status === 'queued') record({ ...base, action: 'in_progress', runnerName: remote.runnerName });
         }
-        for (const remote of await world.github.listQueuedJobs()) {
-          if (open.has(remote.id) || !runnerCanTakeJob(settings.labels, remote.labels)) continue;
+        for (const remote of queuedAtGitHub) {
+          if (open.has(remote.id) || ledger.get(remote.id)?.status === 'completed' || !runnerCanTakeJob(settings.labels, remote.labels)) continue;
           record({ pool: POOL, jobId: remote.id, action: 'queued', repository: remote.repository, labels: remote.labels, runId: remote.runId, createdAt: remote.createdAt, at: world.clock.now(), source: 'reconcile' });
         }
         const [state, runners] = await Promise.all([group.describe(), world.github.listRunners()]);

@@ -8,11 +8,23 @@ import { classifyErrors } from './errors';
 import type { ReconcileSummary } from './state';
 
 const INSTANCE_NAME = /^i-[0-9a-f]{8,17}$/;
+/** GitHub allows 100 concurrent requests per installation; a handful keeps a big re-check inside the Lambda's timeout. */
+const RECHECK_CONCURRENCY = 8;
+
+async function forEachWithConcurrency<T>(items: readonly T[], concurrency: number, run: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+      while (next < items.length) await run(items[next++]);
+    }),
+  );
+}
 
 /**
  * The schedule's repair pass, so a lost webhook costs at most one period:
- *  1. every open ledger job is re-read at GitHub: finished, cancelled or
- *     vanished jobs are closed, started ones marked in progress;
+ *  1. every open ledger job that GitHub does not list as queued is re-read
+ *     there (8 at a time): finished, cancelled or vanished jobs are closed,
+ *     started ones marked in progress;
  *  2. queued jobs GitHub has for this pool's labels that the ledger missed are added;
  *  3. offline registrations of this pool whose instance is gone are removed;
  *  4. instances that never registered within bootTimeoutSeconds are terminated
@@ -27,7 +39,12 @@ export async function reconcile(deps: AutoScalerDeps): Promise<ReconcileSummary>
 
     const open = await listOpenJobs(doc, tableName, pool);
     summary.openJobs = open.length;
-    for (const job of open) {
+    // GitHub's queued list first: a ledger job GitHub still lists as queued needs no call of its own, so
+    // during a big queue the reconcile costs a few list calls, not one call per waiting job.
+    const queuedAtGitHub = await github.listQueuedJobs();
+    const stillQueued = new Set(queuedAtGitHub.map((remote) => remote.id));
+    const toRecheck = open.filter((job) => !(job.status === 'queued' && stillQueued.has(job.jobId)));
+    await forEachWithConcurrency(toRecheck, RECHECK_CONCURRENCY, async (job) => {
       const now = clock.now();
       const remote = await github.getJob(job.repository, job.jobId);
       if (!remote) {
@@ -50,10 +67,13 @@ export async function reconcile(deps: AutoScalerDeps): Promise<ReconcileSummary>
         });
         summary.startedJobs.push(job.jobId);
       }
-    }
+    });
+    // Concurrent re-checks finish in any order; the summary lists job ids in order.
+    summary.closedJobs.sort((a, b) => a - b);
+    summary.startedJobs.sort((a, b) => a - b);
 
     const known = new Set(open.map((job) => job.jobId));
-    for (const remote of await github.listQueuedJobs()) {
+    for (const remote of queuedAtGitHub) {
       if (known.has(remote.id) || !runnerCanTakeJob(settings.labels, remote.labels)) continue;
       // A job the ledger already closed stays closed: applyJobEvent never moves back.
       if ((await readJob(doc, tableName, remote.id))?.status === 'completed') continue;

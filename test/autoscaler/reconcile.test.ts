@@ -76,3 +76,26 @@ it('repairs the ledger from GitHub, removes stale registrations and unregistered
   const again = await createMachine(deps)(RECONCILE_INPUT);
   expect(again.output.reconcile).toMatchObject({ closedJobs: [], startedJobs: [], addedJobs: [], removedRegistrations: [], terminatedUnregistered: [] });
 });
+
+it('costs no call per job for the jobs GitHub still lists as queued, and re-reads the rest', async () => {
+  const tableName = await dynamo.createTable();
+  const clock = new ManualClock();
+  const github = new FakeGitHub();
+  const fleet = new FakeFleet(clock, 1, 50);
+  fleet.seed(1, github, LABELS);
+  await writeSettings(dynamo.doc, tableName, 'default', DEFAULT_SETTINGS, 0, 'test', clock.now());
+  const deps: AutoScalerDeps = { doc: dynamo.doc, tableName, pool: 'default', scalingGroup: fleet, github, clock, logger: new RecordingLogger() };
+  for (let jobId = 1; jobId <= 40; jobId++) {
+    await recordJobEvent(dynamo.doc, tableName, { pool: 'default', jobId, action: 'queued', repository: 'acme/app', labels: LABELS, runId: jobId, at: clock.now(), source: 'd' });
+    // A big queue: 38 still waiting, one finished and one started while their webhooks were lost.
+    github.addJob({ id: jobId, status: jobId === 7 ? 'completed' : jobId === 9 ? 'in_progress' : 'queued' });
+  }
+  const getJob = jest.spyOn(github, 'getJob');
+
+  const result = await createMachine(deps)(RECONCILE_INPUT);
+
+  expect(result.status).toBe('SUCCEEDED');
+  expect(result.output.reconcile).toMatchObject({ openJobs: 40, closedJobs: [7], startedJobs: [9], addedJobs: [] });
+  expect(getJob.mock.calls.map(([, id]) => id).sort((a, b) => a - b)).toEqual([7, 9]);
+  expect((await listOpenJobs(dynamo.doc, tableName, 'default')).filter((job) => job.status === 'queued')).toHaveLength(38);
+});

@@ -374,7 +374,8 @@ describe('GitHub faults', () => {
   it('secondary rate limit with retry-after within the budget: waits exactly that long, then succeeds', async () => {
     const h = await setup();
     await h.run(jobEvent('queued', 1));
-    h.github.addJob(1);
+    // Started at GitHub while its in_progress webhook was lost: the reconcile re-reads it (a job GitHub still lists as queued needs no call).
+    h.github.addJob(1, 'in_progress');
     h.faults.add('github-secondary-ratelimit', 'github:getJob', 1, () => ({ status: 429, body: { message: 'You have exceeded a secondary rate limit.' }, headers: { 'retry-after': '3' } }));
     const before = h.sleeps.length;
     const result = await h.run(RECONCILE_INPUT);
