@@ -161,7 +161,8 @@ describe('no secret in any log line', () => {
       // GitHub refuses the credentials, then fails: Observe reports it, Reconcile fails into RecordFailure.
       faults.add('github-401', 'github:listRunners', 2, () => ({ status: 401, body: { message: 'Bad credentials' } }));
       faults.add('github-5xx', 'github:getJob', Infinity, () => ({ status: 502, body: { message: 'Server Error' } }));
-      github.addJob(2);
+      // Job 2 started while its in_progress webhook was lost, so the reconcile re-reads it (and GitHub fails).
+      github.addJob(2, 'in_progress');
       await run(jobEvent('queued', 2));
       expect((await run(RECONCILE_INPUT)).status).toBe('FAILED');
       // A credentials parameter that is not valid JSON: named, never quoted.
