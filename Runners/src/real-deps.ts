@@ -17,12 +17,12 @@ function gitHubFor(config: Pick<InterruptionConfig, 'GITHUB_SCOPE' | 'GITHUB_CRE
   return () =>
     (port ??= createGitHubPort({
       scope: config.GITHUB_SCOPE,
-      auth: () => loadGitHubCredentials(config.GITHUB_CREDENTIALS_PARAMETER),
+      auth: (refresh) => loadGitHubCredentials(config.GITHUB_CREDENTIALS_PARAMETER, { forceRefresh: refresh?.forceRefresh }),
       baseUrl: config.GITHUB_API_URL,
       logger,
       // Bounded well inside the 60 s function timeout (and the 300 s lifecycle heartbeat):
       // at worst 3 x 8 s attempts, 1.5 s of backoff and one 10 s rate-limit wait.
-      retry: { maxAttempts: 3, requestTimeoutMs: 8_000, maxRateLimitWaitMs: 10_000, maxRateLimitWaits: 1 },
+      retry: { maxAttempts: 3, requestTimeoutMs: 8_000, maxRateLimitWaitMs: 10_000, maxRateLimitWaits: 1, callBudgetMs: 40_000 },
     }));
 }
 

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createAppAuth } from '@octokit/auth-app';
 import { Octokit as OctokitCore } from '@octokit/core';
 import { paginateRest } from '@octokit/plugin-paginate-rest';
@@ -44,6 +45,12 @@ export interface GitHubRetryOptions {
   maxRateLimitWaits?: number;
   /** Per-attempt timeout. */
   requestTimeoutMs?: number;
+  /**
+   * Total time one port call (all its pages, retries and waits) may take; past it the call fails with
+   * the last error instead of sleeping again. Lambdas set it inside their own timeout, so a slow GitHub
+   * surfaces as an error the state machine handles, never as a killed function.
+   */
+  callBudgetMs?: number;
   /** Injected in tests so waits take no real time. */
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
@@ -52,7 +59,10 @@ export interface GitHubRetryOptions {
 
 export interface GitHubPortOptions {
   scope: GitHubScope;
-  auth: GitHubCredentials | (() => Promise<GitHubCredentials>);
+  /** Called again (with forceRefresh) after GitHub refused the credentials, and when they are older than credentialsMaxAgeMs. */
+  auth: GitHubCredentials | ((options?: { forceRefresh?: boolean }) => Promise<GitHubCredentials>);
+  /** Rotated credentials are picked up within this long even if GitHub never refuses the old ones (default 15 min). */
+  credentialsMaxAgeMs?: number;
   /** API root; GitHub Enterprise Server (`https://HOST/api/v3`) or the local simulated GitHub. */
   baseUrl?: string;
   logger?: GitHubLogger;
@@ -223,7 +233,14 @@ export function createGitHubPort(options: GitHubPortOptions): GitHubPort & { rea
    */
   let heldUntil: { at: number; kind: 'primary' | 'secondary' } | undefined;
 
-  async function withRetries<T>(route: string, attemptOnce: () => Promise<T>): Promise<T> {
+  const callDeadline = new AsyncLocalStorage<number>();
+  /** Runs one port call with its deadline, so every request it makes (pages, the App token) shares one budget. */
+  function budgeted<A extends unknown[], T>(call: (...args: A) => Promise<T>): (...args: A) => Promise<T> {
+    return (...args) => (retry.callBudgetMs === undefined || callDeadline.getStore() !== undefined ? call(...args) : callDeadline.run(now() + retry.callBudgetMs, () => call(...args)));
+  }
+  const remainingMs = () => (callDeadline.getStore() ?? Infinity) - now();
+
+  async function withRetries<T>(route: string, attemptOnce: (timeoutMs: number) => Promise<T>): Promise<T> {
     let attempt = 0;
     let rateLimitWaits = 0;
     for (;;) {
@@ -231,13 +248,14 @@ export function createGitHubPort(options: GitHubPortOptions): GitHubPort & { rea
       attempt += 1;
       requestCount += 1;
       try {
-        return await attemptOnce();
+        return await attemptOnce(Math.max(1, Math.min(retry.requestTimeoutMs, remainingMs())));
       } catch (error) {
         const http = asHttpError(error);
         if (!http) throw error;
         const limited = rateLimitWaitMs(http, now());
         if (limited) {
           const retryAt = new Date(now() + limited.waitMs);
+          if (limited.waitMs > remainingMs()) throw new RateLimitedError(retryAt, limited.kind);
           if (limited.waitMs > retry.maxRateLimitWaitMs || rateLimitWaits >= retry.maxRateLimitWaits) {
             logger?.warn('GitHub rate limit exhausted beyond the wait budget', { route, kind: limited.kind, retryAt: retryAt.toISOString() });
             heldUntil = { at: retryAt.getTime(), kind: limited.kind };
@@ -249,11 +267,20 @@ export function createGitHubPort(options: GitHubPortOptions): GitHubPort & { rea
           await sleep(limited.waitMs);
           continue;
         }
+        if (http.status === 401) {
+          // Revoked or rotated credentials: the next call builds a client from a fresh read of the parameter.
+          refreshCredentials = true;
+          octokitPromise = undefined;
+          logger?.warn('GitHub refused the credentials; they are read again on the next call', { route });
+          throw error;
+        }
         if (http.status >= 500 && attempt < retry.maxAttempts) {
           const delay = backoffMs(attempt, retry.baseDelayMs, retry.maxDelayMs, random);
-          logger?.warn('GitHub server error; retrying', { route, status: http.status, attempt, delayMs: delay });
-          await sleep(delay);
-          continue;
+          if (delay < remainingMs()) {
+            logger?.warn('GitHub server error; retrying', { route, status: http.status, attempt, delayMs: delay });
+            await sleep(delay);
+            continue;
+          }
         }
         throw error;
       }
@@ -261,9 +288,16 @@ export function createGitHubPort(options: GitHubPortOptions): GitHubPort & { rea
   }
 
   let octokitPromise: Promise<Octokit> | undefined;
+  let clientBuiltAt = 0;
+  let refreshCredentials = false;
+  const credentialsMaxAgeMs = options.credentialsMaxAgeMs ?? 15 * 60_000;
   function client(): Promise<Octokit> {
+    if (octokitPromise && typeof options.auth === 'function' && now() - clientBuiltAt > credentialsMaxAgeMs) octokitPromise = undefined;
     octokitPromise ??= (async () => {
-      const credentials = typeof options.auth === 'function' ? await options.auth() : options.auth;
+      clientBuiltAt = now();
+      const forceRefresh = refreshCredentials;
+      refreshCredentials = false;
+      const credentials = typeof options.auth === 'function' ? await options.auth({ forceRefresh }) : options.auth;
       credentialsKind = credentials.type;
       const common = { baseUrl: options.baseUrl, log: silentOctokitLog, userAgent: 'runner-autoscaler' };
       const octokit =
@@ -277,10 +311,10 @@ export function createGitHubPort(options: GitHubPortOptions): GitHubPort & { rea
       // Registered after the auth hook, so this wrapper is the outermost: every
       // HTTP request (the installation-token request included) is counted and retried here.
       octokit.hook.wrap('request', (request, requestOptions) =>
-        withRetries(`${requestOptions.method} ${requestOptions.url}`, async () => {
+        withRetries(`${requestOptions.method} ${requestOptions.url}`, async (timeoutMs) => {
           // Mutated in place: inner hooks (auth) hold this same options object and
           // would never see a copy. A fresh timeout for every attempt.
-          requestOptions.request = { ...requestOptions.request, signal: AbortSignal.timeout(retry.requestTimeoutMs) };
+          requestOptions.request = { ...requestOptions.request, signal: AbortSignal.timeout(timeoutMs) };
           return request(requestOptions);
         }),
       );
@@ -459,11 +493,11 @@ export function createGitHubPort(options: GitHubPortOptions): GitHubPort & { rea
   }
 
   return {
-    listRunners: () => listRunners(),
-    deleteRunner,
-    getJob,
-    listQueuedJobs,
-    generateJitConfig,
+    listRunners: budgeted(() => listRunners()),
+    deleteRunner: budgeted(deleteRunner),
+    getJob: budgeted(getJob),
+    listQueuedJobs: budgeted(listQueuedJobs),
+    generateJitConfig: budgeted(generateJitConfig),
     get requestCount() {
       return requestCount;
     },

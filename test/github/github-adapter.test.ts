@@ -419,3 +419,58 @@ describeWithTool('moto_server', 'loadGitHubCredentials against SSM (moto)', (mot
     expect((error as Error).message).not.toContain('SENTINEL');
   });
 });
+
+describe('credential rotation and time budget', () => {
+  const job55 = { id: 55, run_id: 5, status: 'queued', conclusion: null, labels: ['self-hosted'], runner_name: null };
+
+  it('after GitHub refuses the credentials (401), the next call reads them again, fresh, and uses the new ones', async () => {
+    const reads: Array<boolean | undefined> = [];
+    let token = 'ghp_old';
+    const time = fakeTime();
+    const port = createGitHubPort({
+      scope: ORG,
+      auth: async (refresh) => {
+        reads.push(refresh?.forceRefresh);
+        return { type: 'pat', token };
+      },
+      retry: time.retry,
+    });
+    nock(API, { reqheaders: { authorization: 'token ghp_old' } }).get('/repos/acme/widgets/actions/jobs/55').reply(401, { message: 'Bad credentials' });
+    await expect(port.getJob('acme/widgets', 55)).rejects.toMatchObject({ status: 401 });
+    token = 'ghp_new'; // the operator rotated the parameter
+    nock(API, { reqheaders: { authorization: 'token ghp_new' } }).get('/repos/acme/widgets/actions/jobs/55').reply(200, job55);
+    expect((await port.getJob('acme/widgets', 55))?.id).toBe(55);
+    expect(reads).toEqual([false, true]);
+  });
+
+  it('picks up rotated credentials after their maximum age even if the old ones still work', async () => {
+    const tokens = ['ghp_first', 'ghp_second'];
+    let clock = NOW;
+    const port = createGitHubPort({ scope: ORG, auth: async () => ({ type: 'pat', token: tokens.shift()! }), credentialsMaxAgeMs: 60_000, retry: { now: () => clock } });
+    nock(API, { reqheaders: { authorization: 'token ghp_first' } }).get('/repos/acme/widgets/actions/jobs/55').twice().reply(200, job55);
+    await port.getJob('acme/widgets', 55);
+    clock += 30_000;
+    await port.getJob('acme/widgets', 55);
+    clock += 31_000;
+    nock(API, { reqheaders: { authorization: 'token ghp_second' } }).get('/repos/acme/widgets/actions/jobs/55').reply(200, job55);
+    expect((await port.getJob('acme/widgets', 55))?.id).toBe(55);
+  });
+
+  it('a call gives up when its budget would be spent sleeping, instead of outliving its Lambda', async () => {
+    nock(API).get('/repos/acme/widgets/actions/jobs/55').times(2).reply(502, 'bad gateway');
+    const time = fakeTime();
+    // Backoff 375 ms, then 750 ms: the second wait does not fit in what is left of 1 s.
+    const port = createGitHubPort({ scope: ORG, auth: { type: 'pat', token: 'ghp_x' }, retry: { ...time.retry, maxAttempts: 5, callBudgetMs: 1_000 } });
+    await expect(port.getJob('acme/widgets', 55)).rejects.toMatchObject({ status: 502 });
+    expect(port.requestCount).toBe(2);
+    expect(time.sleeps).toEqual([375]);
+  });
+
+  it('a rate limit that lifts after the budget fails the call at once', async () => {
+    nock(API).get('/repos/acme/widgets/actions/jobs/55').reply(429, { message: 'secondary rate limit' }, { 'retry-after': '3' });
+    const time = fakeTime();
+    const port = createGitHubPort({ scope: ORG, auth: { type: 'pat', token: 'ghp_x' }, retry: { ...time.retry, callBudgetMs: 2_000 } });
+    await expect(port.getJob('acme/widgets', 55)).rejects.toBeInstanceOf(RateLimitedError);
+    expect(time.sleeps).toEqual([]);
+  });
+});

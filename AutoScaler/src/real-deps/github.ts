@@ -20,11 +20,12 @@ export const realAutoScalerDeps = once((): AutoScalerDeps => {
     scalingGroup: new AutoScalingGroupBase(config.AUTO_SCALING_GROUP_NAME, realAutoScalingClient(), ec2InstanceDetails(() => createEC2Client())),
     github: createGitHubPort({
       scope: parseGitHubScope(config.GITHUB_SCOPE),
-      auth: () => loadGitHubCredentials(config.GITHUB_CREDENTIALS_PARAMETER),
+      auth: (refresh) => loadGitHubCredentials(config.GITHUB_CREDENTIALS_PARAMETER, { forceRefresh: refresh?.forceRefresh }),
       ...(config.GITHUB_API_URL ? { baseUrl: config.GITHUB_API_URL } : {}),
       logger: { warn: (message, extra) => fleet.logger.warn(message, extra ?? {}) },
       // A Lambda must not sleep past its own timeout waiting for GitHub: the state machine retries instead.
-      retry: { maxAttempts: 3, maxRateLimitWaitMs: 5_000, requestTimeoutMs: 8_000 },
+      // Each GitHub call ends within 20 s, retries and waits included: inside the 25 s of Observe and ScaleIn.
+      retry: { maxAttempts: 3, maxRateLimitWaitMs: 5_000, requestTimeoutMs: 8_000, callBudgetMs: 20_000 },
     }),
   };
 });
