@@ -16,6 +16,8 @@ export interface BenchResults {
   simulator: SimulatorScenario[];
   ingress: IngressResult;
   pipeline: PipelineResult;
+  /** The same path with one delivery every paceMs: its own latency, without a queue of executions ahead. */
+  pipelinePaced: PipelineResult;
   lambdas: LambdasResult;
 }
 
@@ -50,7 +52,7 @@ export function renderBenchmarks(results: BenchResults): string {
   for (const s of results.simulator) {
     lines.push(`| ${s.trace} | ${s.scenario} | ${s.goals.notDominated ? 'yes' : `**no** (${s.goals.dominatedBy.join(', ')})`} | ${mark(s.goals.costWithin125PercentOfOracle)} | ${mark(s.goals.p95WithinBootPlus10s)} | ${mark(s.goals.zeroBusyTerminations)} |`);
   }
-  const { ingress, pipeline, lambdas } = results;
+  const { ingress, pipeline, pipelinePaced: paced, lambdas } = results;
   lines.push(
     '',
     '### Ingress, pipeline, Lambdas',
@@ -60,6 +62,7 @@ export function renderBenchmarks(results: BenchResults): string {
     `| ingress: signed \`workflow_job\` webhooks through the real handler, ${ingress.concurrency} keep-alive clients | ${Math.round(ingress.requestsPerSecond)} /s; handler p50 ${ingress.handlerLatencyMs.p50} ms, p99 ${ingress.handlerLatencyMs.p99} ms; ${ingress.errors} errors | ≥ ${ingress.goal.requestsPerSecond} /s | ${mark(ingress.goal.met)} |`,
     `| pipeline: ${pipeline.jobs} queued webhooks in a burst against the local stack, webhook accepted → covering SetDesiredCapacity | p50 ${pipeline.acceptedToScalingMs.p50} ms, p99 ${pipeline.acceptedToScalingMs.p99} ms | p99 < ${pipeline.goal.p99Ms} ms | ${mark(pipeline.goal.met)} |`,
     `| pipeline: desired capacity settled | ${pipeline.finalDesired} after ${(pipeline.settleMs / 1000).toFixed(1)} s, ${pipeline.setDesiredCalls} SetDesiredCapacity calls | ${pipeline.jobs} | ${mark(pipeline.settled && pipeline.finalDesired >= pipeline.jobs)} |`,
+    `| pipeline, paced: ${paced.jobs} queued webhooks, one every ${paced.paceMs} ms, webhook accepted → covering SetDesiredCapacity | p50 ${paced.acceptedToScalingMs.p50} ms, p99 ${paced.acceptedToScalingMs.p99} ms | (no goal) | n/a |`,
     '',
     `Lambda bundles (esbuild, minified, node22) and cold initialisation (a fresh \`node\` requiring the bundle, median of runs; a bare \`node\` start, ${lambdas.nodeStartupMs} ms, not included):`,
     '',

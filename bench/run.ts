@@ -26,9 +26,10 @@ async function main(): Promise<void> {
   };
   const simulator = await step('simulator', benchSimulator);
   const ingress = await step('ingress', () => benchIngress());
-  const pipeline = await step('pipeline', () => benchPipeline());
+  const pipeline = await step('pipeline (burst)', () => benchPipeline());
+  const pipelinePaced = await step('pipeline (paced)', () => benchPipeline({ jobs: 200, paceMs: 50 }));
   const lambdas = await step('lambdas', () => benchLambdas({ rebuild: true }));
-  const results: BenchResults = { ranAt: new Date().toISOString(), machine: machineInfo(), simulatorModel: SIMULATOR_MODEL_NOTE, simulator, ingress, pipeline, lambdas };
+  const results: BenchResults = { ranAt: new Date().toISOString(), machine: machineInfo(), simulatorModel: SIMULATOR_MODEL_NOTE, simulator, ingress, pipeline, pipelinePaced, lambdas };
   writeFileSync(join(root, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   const rendered = renderBenchmarks(results);
   if (!process.argv.includes('--no-readme')) {

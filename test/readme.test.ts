@@ -7,6 +7,8 @@ import { loadTemplate } from '../lib/cfn-template';
 import { EVENT_SOURCE, WORKFLOW_JOB_DETAIL_TYPE } from '../lib/event-names';
 import { workflowJobEventSchema } from '../lib/events';
 import { DEFAULT_SETTINGS, SETTINGS_REFERENCE, settingsFields } from '../lib/settings';
+import { README_END, README_START, renderBenchmarks, type BenchResults } from '../bench/render';
+import { DEFAULT_MODEL, MODEL_FLAGS } from '../sim/model';
 
 /**
  * The README is the front door: these tests fail when it disagrees with the
@@ -143,10 +145,21 @@ describe('README commands and links', () => {
     }
   });
 
-  it('keeps the placeholders the lead fills, each alone in its section', () => {
-    expect(section('Benchmarks').trim()).toBe('<!-- BENCHMARKS -->');
-    expect(section('Reliability').trim()).toBe('<!-- RELIABILITY -->');
-    expect(section('Simulate your workload').trim()).toBe('<!-- SIMULATOR -->');
+  it('shows exactly the latest bench/results.json in its Benchmarks section', () => {
+    const results = JSON.parse(readFileSync(join(ROOT, 'bench', 'results.json'), 'utf8')) as BenchResults;
+    const body = section('Benchmarks');
+    const generated = body.slice(body.indexOf(README_START) + README_START.length, body.indexOf(README_END)).trim();
+    expect(generated).toBe(renderBenchmarks(results).trim());
+  });
+
+  it('documents every simulator model flag with its default, and every policy', () => {
+    const text = section('Simulate your workload');
+    for (const { flag, key } of MODEL_FLAGS) expect(text).toContain(`\`${flag.split(' ')[0]} ${DEFAULT_MODEL[key]}\``);
+    for (const policy of ['autoscaler', 'static-peak', 'seed', 'per-job', 'oracle']) expect(text).toContain(`| \`${policy}\` |`);
+  });
+
+  it('points its Reliability section at the suites\' own write-up', () => {
+    expect(section('Reliability')).toContain('(docs/reliability.md)');
   });
 
   it('describes the files it names under Architecture', () => {
