@@ -9,10 +9,11 @@
  * are the in-process stand-ins of the AutoScaler tests (nothing registers, so
  * the group only grows: the overshoot bound is the interesting one).
  *
- * The workload: LOAD_QUEUED queued deliveries (default 1,000 in CI), 10 % of them
- * redeliveries of an earlier delivery (same X-GitHub-Delivery id and body),
- * shuffled; a third of the jobs also get a `completed`, some of which are
- * delivered before the job's `queued`. Deliveries are sent in concurrent
+ * The workload: LOAD_QUEUED queued deliveries (default 10,000, the issue's
+ * figure), 10 % of them redeliveries of an earlier delivery (same
+ * X-GitHub-Delivery id and body), shuffled; LOAD_COMPLETED_SHARE of the jobs
+ * (default 90 %: a rolling load, most jobs finish while others queue) also
+ * get a `completed`, some of which are delivered before the job's `queued`. Deliveries are sent in concurrent
  * batches; between batches the bus drains.
  *
  * Checked: every delivery answered 202 and forwarded; no delivery recorded
@@ -32,11 +33,12 @@ import { createLocalStateMachine, loadStateMachine } from '../../local/state-mac
 import { FakeFleet, FakeGitHub, ManualClock, RecordingLogger } from '../autoscaler/support/fakes';
 import { startDynalite, type LocalDynamo } from '../support/dynalite';
 import { queuedJob, TEST_SECRET } from '../ingress/support';
+import { seededRandom } from '../../sim/random';
 
-// 10,000 is the issue's figure (LOAD_QUEUED=10000); CI runs 1,000: see docs/reliability.md for why and the timings.
-const QUEUED = Number(process.env.LOAD_QUEUED ?? 1_000);
+// The issue's figure; about 7.5 minutes on a 2-core machine (docs/reliability.md has the timings).
+const QUEUED = Number(process.env.LOAD_QUEUED ?? 10_000);
 const DUPLICATE_SHARE = 0.1;
-const COMPLETED_SHARE = 1 / 3;
+const COMPLETED_SHARE = Number(process.env.LOAD_COMPLETED_SHARE ?? 0.9);
 const BATCH = 100;
 const MAX = 50;
 const HEADROOM = 2;
@@ -51,18 +53,6 @@ afterAll(async () => {
   await dynamo.stop();
 });
 
-/** Deterministic PRNG (mulberry32) so a failure reproduces. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Delivery {
   id: string;
   jobId: number;
@@ -72,7 +62,8 @@ interface Delivery {
 }
 
 function workload(seed: number) {
-  const random = prng(seed);
+  // Seeded, so a failure reproduces.
+  const random = seededRandom(seed);
   const template = queuedJob();
   const uniqueQueued = Math.round(QUEUED * (1 - DUPLICATE_SHARE));
   const originals: Delivery[] = [];
@@ -232,4 +223,5 @@ it(`${QUEUED} queued deliveries (10 % duplicates, shuffled, some completed first
       `-> ${recorded.size} recorded once, ${skippedDuplicates} duplicates dropped, ${jobs.size} jobs in the ledger, 0 lost, ${overshoots.length} overshoots, ` +
       `max desired ${fleet.maxDesiredSeen}, ${seconds.toFixed(1)} s`,
   );
-}, 600_000);
+  // Generous: a slower CI machine must not fail on time (nothing here asserts speed).
+}, Math.max(600_000, QUEUED * 200));
