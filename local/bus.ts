@@ -50,7 +50,7 @@ function parsePattern(raw: unknown, where: string): EventPattern {
   try {
     validateEventPattern(pattern);
   } catch (error) {
-    throw new Error(`${where}: ${(error as Error).message}`);
+    throw new Error(`${where}: ${(error as Error).message}`, { cause: error });
   }
   return pattern as EventPattern;
 }

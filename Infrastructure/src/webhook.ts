@@ -52,6 +52,7 @@ function answer(statusCode: number, message: string, extra: Record<string, strin
   return {
     statusCode,
     headers: { 'content-type': 'application/json', ...extra },
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what is replaced
     body: JSON.stringify({ message: message.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, '?') }),
   };
 }
@@ -74,7 +75,9 @@ export function createWebhookHandler(depsOrFactory: WebhookDeps | (() => Webhook
     try {
       current = deps();
     } catch (error) {
-      // A misconfigured function (bad environment) must fail loudly, not silently accept or drop deliveries.
+      // A misconfigured function (bad environment) must fail loudly, not silently accept or drop deliveries;
+      // there is no configured logger yet, so this one line goes to the console.
+      // eslint-disable-next-line no-console
       console.error(JSON.stringify({ level: 'ERROR', message: 'webhook function is misconfigured', error: String(error) }));
       return answer(500, 'webhook function is misconfigured');
     }

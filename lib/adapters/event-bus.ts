@@ -56,14 +56,13 @@ export class EventBridgeBus implements EventBusPort {
 
   private async putBatch(batch: PutEventsRequestEntry[]): Promise<{ failed: number; codes: string[] }> {
     let pending = batch;
-    let codes: string[] = [];
     for (let attempt = 1; ; attempt += 1) {
       const response = await this.client.send(new PutEventsCommand({ Entries: pending }));
       if (!response.FailedEntryCount) return { failed: 0, codes: [] };
       const results = response.Entries ?? [];
       // Entries come back in request order; an entry without an EventId was refused.
       const refused = pending.filter((_, index) => !results[index]?.EventId);
-      codes = results.filter((result) => result && !result.EventId).map((result) => result.ErrorCode ?? 'Unknown');
+      const codes = results.filter((result) => result && !result.EventId).map((result) => result.ErrorCode ?? 'Unknown');
       if (refused.length === 0) return { failed: response.FailedEntryCount, codes };
       if (attempt >= this.attempts) return { failed: refused.length, codes };
       await this.sleep(this.backoffMs(attempt));

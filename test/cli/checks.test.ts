@@ -217,8 +217,8 @@ describe('doctor checks (pure, over gathered facts)', () => {
     facts.settings = { ok: true, value: { exists: true, settings: DEFAULT_SETTINGS, problems: ['max: bad'] } };
     const lines = renderChecks(runChecks(facts), memoryOutput());
     expect(lines).toContain('WARN  SSM parameters: skipped: local mode');
-    expect(lines.some((l) => /^FAIL  settings: stored item is invalid/.test(l))).toBe(true);
-    expect(lines.some((l) => /^      fix: runner-autoscaler settings set/.test(l))).toBe(true);
+    expect(lines.some((l) => /^FAIL {2}settings: stored item is invalid/.test(l))).toBe(true);
+    expect(lines.some((l) => /^ {6}fix: runner-autoscaler settings set/.test(l))).toBe(true);
     expect(lines[lines.length - 1]).toMatch(/^\d+ passed, 1 warnings, 1 failed$/);
   });
 });

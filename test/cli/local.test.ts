@@ -75,10 +75,10 @@ describeWithAutoScaler('CLI against the local mode', () => {
     const healthy = await cli(['doctor', '--local', base, '--template-dir', ROOT]);
     expect(healthy.stdout).not.toMatch(/^FAIL/m);
     expect(healthy.code).toBe(0);
-    expect(healthy.stdout).toMatch(/^WARN  stacks exist: skipped: local mode/m);
-    expect(healthy.stdout).toMatch(/^PASS  webhook deliveries: \d+ recent deliveries on hook 1/m);
-    expect(healthy.stdout).toMatch(/^PASS  settings: valid$/m);
-    expect(healthy.stdout).toMatch(/^PASS  labels vs. rule pattern: /m);
+    expect(healthy.stdout).toMatch(/^WARN {2}stacks exist: skipped: local mode/m);
+    expect(healthy.stdout).toMatch(/^PASS {2}webhook deliveries: \d+ recent deliveries on hook 1/m);
+    expect(healthy.stdout).toMatch(/^PASS {2}settings: valid$/m);
+    expect(healthy.stdout).toMatch(/^PASS {2}labels vs. rule pattern: /m);
 
     // Break it: GitHub signs with another secret, and an operator's console edit leaves a typo and labels the rule does not serve.
     stack.sim.setWebhook(stack.urls.webhook, 'not-the-secret');
@@ -89,10 +89,10 @@ describeWithAutoScaler('CLI against the local mode', () => {
 
     const broken = await cli(['doctor', '--local', base, '--template-dir', ROOT]);
     expect(broken.code).toBe(1);
-    expect(broken.stdout).toMatch(/^FAIL  webhook deliveries: \d+ of \d+ recent deliveries on hook 1 .*failed \(401\)/m);
-    expect(broken.stdout).toMatch(/^FAIL  settings: stored item is invalid .*headroom: /m);
+    expect(broken.stdout).toMatch(/^FAIL {2}webhook deliveries: \d+ of \d+ recent deliveries on hook 1 .*failed \(401\)/m);
+    expect(broken.stdout).toMatch(/^FAIL {2}settings: stored item is invalid .*headroom: /m);
     // The template's rule only starts executions for the labels it was deployed with.
-    expect(broken.stdout).toMatch(/^FAIL  labels vs. rule pattern: a job with the pool's labels \[gpu\] does not match StateMachineWorkflowJob/m);
+    expect(broken.stdout).toMatch(/^FAIL {2}labels vs. rule pattern: a job with the pool's labels \[gpu\] does not match StateMachineWorkflowJob/m);
     expect((await cli(['settings', 'validate', '--local', base])).code).toBe(1);
   }, 40_000);
 });

@@ -205,14 +205,14 @@ describeWithTool('moto_server', 'CLI doctor and status against moto_server and t
     expect(doctor.stdout).not.toMatch(/^FAIL/m);
     expect(doctor.code).toBe(0);
     for (const line of [
-      /^PASS  stack healthy-infrastructure: status CREATE_COMPLETE$/m,
-      /^PASS  stack outputs match/m,
-      /^PASS  SSM \/healthy\/webhook-secret: webhook secret: SecureString$/m,
-      /^PASS  SSM \/healthy\/github-credentials: GitHub credentials: SecureString$/m,
-      /^PASS  webhook deliveries: 2 recent deliveries on hook 1 .* all succeeded$/m,
-      /^PASS  Auto Scaling group healthy-group: MixedInstancesPolicy on-demand base 1, 0% on-demand above it, 3 instance types, new instances protected from scale-in$/m,
-      /^PASS  settings: valid$/m,
-      /^PASS  labels vs. rule pattern: jobs with \[self-hosted, linux, x64\] match healthy-workflow-job/m,
+      /^PASS {2}stack healthy-infrastructure: status CREATE_COMPLETE$/m,
+      /^PASS {2}stack outputs match/m,
+      /^PASS {2}SSM \/healthy\/webhook-secret: webhook secret: SecureString$/m,
+      /^PASS {2}SSM \/healthy\/github-credentials: GitHub credentials: SecureString$/m,
+      /^PASS {2}webhook deliveries: 2 recent deliveries on hook 1 .* all succeeded$/m,
+      /^PASS {2}Auto Scaling group healthy-group: MixedInstancesPolicy on-demand base 1, 0% on-demand above it, 3 instance types, new instances protected from scale-in$/m,
+      /^PASS {2}settings: valid$/m,
+      /^PASS {2}labels vs. rule pattern: jobs with \[self-hosted, linux, x64\] match healthy-workflow-job/m,
     ]) {
       expect(doctor.stdout).toMatch(line);
     }
@@ -283,17 +283,17 @@ describeWithTool('moto_server', 'CLI doctor and status against moto_server and t
     expect(doctor.code).toBe(1);
     const fails = doctor.stdout.split('\n').filter((l) => l.startsWith('FAIL'));
     for (const line of [
-      /^FAIL  stack outputs match: broken-autoscaler parameter EventBusName=an-old-bus but broken-infrastructure output EventBusName=broken-bus$/,
-      /^FAIL  SSM \/broken\/github-credentials: GitHub credentials: type is String, not SecureString$/,
-      /^FAIL  webhook deliveries: 1 of 1 recent deliveries on hook 1 .* failed \(401\)/,
-      /^FAIL  Auto Scaling group broken-group: OnDemandPercentageAboveBaseCapacity is 50, must be 0/,
-      /^FAIL  Auto Scaling group broken-group: NewInstancesProtectedFromScaleIn is off/,
-      /^FAIL  settings: stored item is invalid .*floor: /,
-      /^FAIL  labels vs. rule pattern: a job with the pool's labels \[gpu\] does not match broken-workflow-job/,
+      /^FAIL {2}stack outputs match: broken-autoscaler parameter EventBusName=an-old-bus but broken-infrastructure output EventBusName=broken-bus$/,
+      /^FAIL {2}SSM \/broken\/github-credentials: GitHub credentials: type is String, not SecureString$/,
+      /^FAIL {2}webhook deliveries: 1 of 1 recent deliveries on hook 1 .* failed \(401\)/,
+      /^FAIL {2}Auto Scaling group broken-group: OnDemandPercentageAboveBaseCapacity is 50, must be 0/,
+      /^FAIL {2}Auto Scaling group broken-group: NewInstancesProtectedFromScaleIn is off/,
+      /^FAIL {2}settings: stored item is invalid .*floor: /,
+      /^FAIL {2}labels vs. rule pattern: a job with the pool's labels \[gpu\] does not match broken-workflow-job/,
     ]) {
       expect(fails.some((l) => line.test(l))).toBe(true);
     }
-    expect(doctor.stdout.match(/^      fix: /gm)?.length).toBeGreaterThanOrEqual(fails.length);
+    expect(doctor.stdout.match(/^ {6}fix: /gm)?.length).toBeGreaterThanOrEqual(fails.length);
     expect(doctor.stdout).toMatch(/fix: the webhook secret at GitHub differs from the SSM webhook secret/);
 
     const json = JSON.parse((await cli(['doctor', '--json', ...common(d), '--hook-id', String(d.sim.hookId)])).stdout);
@@ -302,9 +302,9 @@ describeWithTool('moto_server', 'CLI doctor and status against moto_server and t
     // Nothing deployed under this prefix at all: every stack FAILs with the deploy command.
     const missing = await cli(['doctor', '--endpoint', moto.endpoint, '--region', 'us-east-1', '--stack-prefix', 'nothing-here', '--table', d.table]);
     expect(missing.code).toBe(1);
-    expect(missing.stdout).toMatch(/^FAIL  stack nothing-here-runners: does not exist$/m);
+    expect(missing.stdout).toMatch(/^FAIL {2}stack nothing-here-runners: does not exist$/m);
     expect(missing.stdout).toMatch(/fix: sam deploy --template-file Infrastructure\/template.yaml --stack-name nothing-here-infrastructure/);
-    expect(missing.stdout).toMatch(/^WARN  webhook deliveries: skipped: /m);
+    expect(missing.stdout).toMatch(/^WARN {2}webhook deliveries: skipped: /m);
 
     const status = await cli(['status', '--endpoint', moto.endpoint, '--region', 'us-east-1', '--stack-prefix', 'nothing-here']);
     expect(status.code).toBe(3);

@@ -159,7 +159,6 @@ it(`${QUEUED} queued deliveries (10 % duplicates, shuffled, some completed first
   const queuedSent = new Set<number>();
   const completedSent = new Set<number>();
   const completedProcessed = new Set<number>();
-  let executionsBefore = 0;
   for (let offset = 0; offset < ordered.length; offset += BATCH) {
     const batch = ordered.slice(offset, offset + BATCH);
     for (const d of batch) {
@@ -190,7 +189,6 @@ it(`${QUEUED} queued deliveries (10 % duplicates, shuffled, some completed first
     await bus.idle();
     for (const d of batch) if (d.action === 'completed') completedProcessed.add(d.jobId);
     clock.advance(1);
-    executionsBefore += batch.length;
   }
 
   // Every delivery forwarded (202), and every execution succeeded.

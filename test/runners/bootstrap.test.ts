@@ -62,7 +62,7 @@ interface Run {
   dir: string;
 }
 
-let dirs: string[] = [];
+const dirs: string[] = [];
 afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
 function setup(options: { baked?: boolean; tarball?: boolean } = {}) {
