@@ -1,7 +1,7 @@
 import type { IngressResult } from './ingress';
 import type { LambdasResult } from './lambdas';
 import type { PipelineResult } from './pipeline';
-import type { SimulatorScenario } from './simulator';
+import type { HeadroomPoint, SimulatorScenario } from './simulator';
 import type { MachineInfo } from './support';
 
 /**
@@ -14,6 +14,7 @@ export interface BenchResults {
   machine: MachineInfo;
   simulatorModel: string;
   simulator: SimulatorScenario[];
+  headroom: HeadroomPoint[];
   ingress: IngressResult;
   pipeline: PipelineResult;
   /** The same path with one delivery every paceMs: its own latency, without a queue of executions ahead. */
@@ -52,6 +53,16 @@ export function renderBenchmarks(results: BenchResults): string {
   for (const s of results.simulator) {
     lines.push(`| ${s.trace} | ${s.scenario} | ${s.goals.notDominated ? 'yes' : `**no** (${s.goals.dominatedBy.join(', ')})`} | ${mark(s.goals.costWithin125PercentOfOracle)} | ${mark(s.goals.p95WithinBootPlus10s)} | ${mark(s.goals.zeroBusyTerminations)} |`);
   }
+  lines.push(
+    '',
+    '### Headroom: trading a little cost for no wait',
+    '',
+    'Our policy alone, same model, `headroom` idle runners kept ready above demand (a setting in DynamoDB):',
+    '',
+    '| trace | headroom | p50 wait s | p95 wait s | cost USD | cost ÷ oracle | busy killed |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...results.headroom.map((p) => `| ${p.trace} | ${p.headroom} | ${p.p50WaitSeconds} | ${p.p95WaitSeconds} | ${p.costUsd.toFixed(2)} | ${p.costRatioToOracle.toFixed(2)} | ${p.busyTerminations} |`),
+  );
   const { ingress, pipeline, pipelinePaced: paced, lambdas } = results;
   lines.push(
     '',

@@ -6,7 +6,7 @@ import { benchIngress } from './ingress';
 import { benchLambdas } from './lambdas';
 import { benchPipeline } from './pipeline';
 import { renderBenchmarks, withBenchmarks, type BenchResults } from './render';
-import { benchSimulator, SIMULATOR_MODEL_NOTE } from './simulator';
+import { benchHeadroom, benchSimulator, SIMULATOR_MODEL_NOTE } from './simulator';
 import { machineInfo } from './support';
 
 /**
@@ -25,11 +25,12 @@ async function main(): Promise<void> {
     return result;
   };
   const simulator = await step('simulator', benchSimulator);
+  const headroom = await step('headroom sweep', () => benchHeadroom());
   const ingress = await step('ingress', () => benchIngress());
   const pipeline = await step('pipeline (burst)', () => benchPipeline());
   const pipelinePaced = await step('pipeline (paced)', () => benchPipeline({ jobs: 200, paceMs: 50 }));
   const lambdas = await step('lambdas', () => benchLambdas({ rebuild: true }));
-  const results: BenchResults = { ranAt: new Date().toISOString(), machine: machineInfo(), simulatorModel: SIMULATOR_MODEL_NOTE, simulator, ingress, pipeline, pipelinePaced, lambdas };
+  const results: BenchResults = { ranAt: new Date().toISOString(), machine: machineInfo(), simulatorModel: SIMULATOR_MODEL_NOTE, simulator, headroom, ingress, pipeline, pipelinePaced, lambdas };
   writeFileSync(join(root, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   const rendered = renderBenchmarks(results);
   if (!process.argv.includes('--no-readme')) {

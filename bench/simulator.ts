@@ -2,6 +2,7 @@ import '../lib/polyfills';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_MODEL, resolveModel, type SimModel } from '../sim/model';
+import { autoscalerPolicy } from '../sim/policies';
 import { simulate, type PolicyResult } from '../sim/simulate';
 import { parseTrace } from '../sim/trace';
 import { SAMPLE_TRACES, TRACE_DIR } from './generate-traces';
@@ -60,6 +61,33 @@ export async function benchSimulator(): Promise<SimulatorScenario[]> {
     }
   }
   return scenarios;
+}
+
+/** Our policy on one trace at several headroom settings: the wait/cost trade-off an operator tunes. */
+export interface HeadroomPoint {
+  trace: string;
+  headroom: number;
+  p50WaitSeconds: number;
+  p95WaitSeconds: number;
+  costUsd: number;
+  costRatioToOracle: number;
+  busyTerminations: number;
+}
+
+export const HEADROOM_SWEEP = [0, 1, 2, 4, 8];
+
+export async function benchHeadroom(traces = ['steady-workday', 'monorepo-bursts']): Promise<HeadroomPoint[]> {
+  const base = JSON.parse(readFileSync(join(__dirname, 'settings.json'), 'utf8')) as Record<string, unknown>;
+  const points: HeadroomPoint[] = [];
+  for (const name of traces) {
+    const trace = parseTrace(readFileSync(join(TRACE_DIR, `${name}.jsonl`), 'utf8'));
+    for (const headroom of HEADROOM_SWEEP) {
+      const result = await simulate(trace.jobs, { model: resolveModel({}), settingsItem: { ...base, headroom }, policies: [autoscalerPolicy()] });
+      const ours = result.policies.autoscaler;
+      points.push({ trace: name, headroom, p50WaitSeconds: ours.p50WaitSeconds, p95WaitSeconds: ours.p95WaitSeconds, costUsd: ours.costUsd, costRatioToOracle: ours.costRatioToOracle, busyTerminations: ours.busyTerminations });
+    }
+  }
+  return points;
 }
 
 export const SIMULATOR_MODEL_NOTE = `boot ${DEFAULT_MODEL.bootSeconds} s ± ${DEFAULT_MODEL.bootJitterSeconds} s, per-second billing (${DEFAULT_MODEL.minBillingSeconds} s minimum), on-demand ${DEFAULT_MODEL.onDemandPricePerHour} USD/h, spot ${DEFAULT_MODEL.spotPricePerHour} USD/h, webhooks ~${DEFAULT_MODEL.webhookDelaySeconds} s late, reconcile every ${DEFAULT_MODEL.reconcileSeconds / 60} min; faults: ${FAULTS.webhookLossRate! * 100} % of webhooks lost, ${FAULTS.spotInterruptionRatePerHour} spot interruptions per instance-hour`;
