@@ -1,7 +1,8 @@
 import { decideStep } from '../AutoScaler/src/decide';
 import { runnerCanTakeJob } from '../lib/labels';
 import { applyJobEvent, jobEventFromWorkflowJob, type JobEvent, type JobRecord } from '../lib/ledger';
-import { buildObservation, classifyFleet, needsRunnerList, type Observation } from '../lib/policy';
+import { buildObservation, needsRunnerList, type Observation } from '../lib/policy';
+import { jobsToRecheck, missedQueuedEvent, missedQueuedJobs, repairFromRemote, staleRegistrations, unregisteredToTerminate } from '../lib/reconcile-rules';
 import { seededRandom, seedFrom } from './random';
 import { peakConcurrency, type TraceJob } from './trace';
 import type { World } from './world';
@@ -18,7 +19,6 @@ export interface SimPolicy {
 }
 
 const POOL = 'sim';
-const INSTANCE_NAME = /^i-[0-9a-f]{8,17}$/;
 
 /**
  * Ours: the same decision code the Lambdas run. The job ledger follows the
@@ -26,8 +26,8 @@ const INSTANCE_NAME = /^i-[0-9a-f]{8,17}$/;
  * observation is Observe's (`needsRunnerList`, `buildObservation`: GitHub's
  * runner list only when the decision depends on it), the decision is `decideStep` (the Decide Lambda), and it is applied the
  * way ScaleOut/ScaleIn do (desired capacity; delete the registration first,
- * terminate only what GitHub let go). The 15-minute reconcile repairs the
- * ledger from GitHub as AutoScaler/src/reconcile.ts does.
+ * terminate only what GitHub let go). The 15-minute reconcile applies the
+ * Reconcile step's own rules (lib/reconcile-rules.ts).
  */
 export function autoscalerPolicy(): SimPolicy {
   return {
@@ -75,32 +75,19 @@ export function autoscalerPolicy(): SimPolicy {
         }
       };
 
+      // The Reconcile step's rules (lib/reconcile-rules.ts), applied to the in-memory ledger.
       const reconcile = async () => {
         const queuedAtGitHub = await world.github.listQueuedJobs();
-        const stillQueued = new Set(queuedAtGitHub.map((remote) => remote.id));
-        for (const jobId of [...open]) {
-          const job = ledger.get(jobId)!;
-          if (job.status === 'queued' && stillQueued.has(jobId)) continue;
-          const remote = await world.github.getJob(job.repository, jobId);
-          const base = { pool: POOL, jobId, repository: job.repository, labels: job.labels, runId: job.runId, at: world.clock.now(), source: 'reconcile' };
-          if (!remote || remote.status === 'completed') record({ ...base, action: 'completed', conclusion: remote?.conclusion ?? 'vanished' });
-          else if (remote.status === 'in_progress' && job.status === 'queued') record({ ...base, action: 'in_progress', runnerName: remote.runnerName });
+        const openJobs = [...open].map((jobId) => ledger.get(jobId)!);
+        for (const job of jobsToRecheck(openJobs, queuedAtGitHub)) {
+          const repair = repairFromRemote(job, await world.github.getJob(job.repository, job.jobId), world.clock.now());
+          if (repair) record(repair);
         }
-        for (const remote of queuedAtGitHub) {
-          if (open.has(remote.id) || ledger.get(remote.id)?.status === 'completed' || !runnerCanTakeJob(settings.labels, remote.labels)) continue;
-          record({ pool: POOL, jobId: remote.id, action: 'queued', repository: remote.repository, labels: remote.labels, runId: remote.runId, createdAt: remote.createdAt, at: world.clock.now(), source: 'reconcile' });
-        }
+        for (const remote of missedQueuedJobs(queuedAtGitHub, open, settings.labels)) record(missedQueuedEvent(remote, POOL, world.clock.now()));
         const [state, runners] = await Promise.all([group.describe(), world.github.listRunners()]);
-        const instanceIds = new Set(state.instances.map((i) => i.instanceId));
-        for (const runner of runners) {
-          if (INSTANCE_NAME.test(runner.name) && runner.status === 'offline' && !instanceIds.has(runner.name)) await world.github.deleteRunner(runner.id);
-        }
-        let size = state.desired;
-        for (const member of classifyFleet(state.instances, runners, world.clock.now(), settings.bootTimeoutSeconds)) {
-          if (member.state !== 'unregistered') continue;
-          const decrement = size > state.min;
-          await group.terminateInstance(member.instanceId, decrement);
-          if (decrement) size -= 1;
+        for (const runner of staleRegistrations(runners, state, settings.labels)) await world.github.deleteRunner(runner.id);
+        for (const { instanceId, decrement } of unregisteredToTerminate(state, runners, world.clock.now(), settings.bootTimeoutSeconds)) {
+          await group.terminateInstance(instanceId, decrement);
         }
       };
 
