@@ -298,26 +298,3 @@ export async function countOpenJobs(doc: DynamoDBDocumentClient, tableName: stri
   } while (startKey);
   return { queued, inProgress: open - queued };
 }
-
-/** Marks an open job completed (the reconcile found it finished, cancelled or gone at GitHub). */
-export async function closeJob(
-  doc: DynamoDBDocumentClient,
-  tableName: string,
-  job: Pick<JobRecord, 'jobId' | 'pool' | 'repository' | 'labels' | 'runId'>,
-  conclusion: string,
-  now: number,
-  source = 'reconcile',
-): Promise<JobTransition> {
-  return recordJobEvent(doc, tableName, {
-    pool: job.pool,
-    jobId: job.jobId,
-    action: 'completed',
-    repository: job.repository,
-    labels: job.labels,
-    runId: job.runId,
-    conclusion,
-    completedAt: iso(now),
-    at: now,
-    source,
-  });
-}

@@ -35,7 +35,7 @@ export function autoscalerPolicy(): SimPolicy {
     description: 'this project: level-triggered target = busy + queued + headroom, ephemeral JIT runners, reconcile every period',
     setup(world) {
       const { settings, model } = world;
-      const group = world.createFleet({ min: settings.floor, max: settings.max, onDemandBase: settings.floor, ephemeral: true, prewarmed: true });
+      const group = world.createFleet({ min: settings.floor, max: settings.max, onDemandBase: settings.floor, ephemeral: true });
       const ledger = new Map<number, JobRecord>();
       const open = new Set<number>();
       const counts = { queued: 0, inProgress: 0 };
@@ -126,7 +126,7 @@ export function staticPeakPolicy(): SimPolicy {
     description: 'a fixed fleet of persistent runners sized to the trace peak concurrency (floor on-demand, the rest spot)',
     setup(world, trace) {
       const size = Math.max(world.settings.floor, peakConcurrency(trace), 1);
-      world.createFleet({ min: size, max: size, desired: size, onDemandBase: world.settings.floor, ephemeral: false, prewarmed: true });
+      world.createFleet({ min: size, max: size, desired: size, onDemandBase: world.settings.floor, ephemeral: false });
     },
   };
 }
@@ -143,7 +143,7 @@ export function seedPolicy(): SimPolicy {
     description: 'the original rule: +1 if queued > 5 x runners, -1 if queued < runners, cooldown; persistent runners; the ASG picks victims',
     setup(world) {
       const { settings, model } = world;
-      const group = world.createFleet({ min: settings.floor, max: settings.max, onDemandBase: settings.floor, ephemeral: false, prewarmed: true });
+      const group = world.createFleet({ min: settings.floor, max: settings.max, onDemandBase: settings.floor, ephemeral: false });
       const victimRandom = seededRandom(seedFrom('seed-victims', model.seed));
       const cooldownMs = settings.scaleInCooldownSeconds * 1000;
       let lastActionAt = -Infinity;
@@ -182,7 +182,7 @@ export function perJobPolicy(): SimPolicy {
     description: 'one ephemeral instance per queued webhook after a 30 s queue delay, no floor (the best-known Lambda-based anchor)',
     setup(world) {
       const { settings, model } = world;
-      const group = world.createFleet({ min: 0, max: settings.max, desired: 0, onDemandBase: 0, ephemeral: true, prewarmed: true });
+      const group = world.createFleet({ min: 0, max: settings.max, desired: 0, onDemandBase: 0, ephemeral: true });
       const launchedAt = new Map<string, number>();
       const scaleUp = async () => {
         const state = await group.describe();

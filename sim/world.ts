@@ -61,7 +61,6 @@ export interface Sample {
 export interface WorldStats {
   busyTerminations: number;
   interruptedJobs: number;
-  interruptions: number;
   scaleApiCalls: number;
   webhooksSent: number;
   webhooksLost: number;
@@ -308,8 +307,6 @@ function gitHubJob(job: SimJob): GitHubJob {
 export interface FleetSpec extends Omit<SimulatedFleetOptions, 'clock' | 'hooks' | 'bootMs' | 'name'> {
   /** Runners on these instances take one job and leave (true) or stay for the next (false). */
   ephemeral: boolean;
-  /** Instances launched at time 0 are already booted (a fleet that existed before the trace began). */
-  prewarmed?: boolean;
 }
 
 export class World {
@@ -322,7 +319,6 @@ export class World {
   readonly stats: WorldStats = {
     busyTerminations: 0,
     interruptedJobs: 0,
-    interruptions: 0,
     scaleApiCalls: 0,
     webhooksSent: 0,
     webhooksLost: 0,
@@ -425,7 +421,8 @@ export class World {
       ...spec,
       name: 'sim',
       clock: this.clock,
-      bootMs: () => (spec.prewarmed && this.now === 0 ? 0 : Math.max(0, Math.round(uniform(this.bootRandom, bootMs - jitterMs, bootMs + jitterMs)))),
+      // Instances launched at time 0 are already booted: the fleet existed before the trace began.
+      bootMs: () => (this.now === 0 ? 0 : Math.max(0, Math.round(uniform(this.bootRandom, bootMs - jitterMs, bootMs + jitterMs)))),
       hooks: { instanceTerminated: (instance, termination) => this.instanceGone(instance, termination) },
     });
     this.sync();
@@ -490,7 +487,6 @@ export class World {
   private async interrupt(instanceId: string): Promise<void> {
     const fleet = this.fleet!;
     if (!fleet.list().some((i) => i.instanceId === instanceId)) return;
-    this.stats.interruptions += 1;
     await this.interruptionListener?.(instanceId);
     fleet.interrupt(instanceId);
     this.sync();

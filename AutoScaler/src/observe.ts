@@ -29,10 +29,11 @@ export async function observe(deps: AutoScalerDeps, input: ObserveInput): Promis
     const activity = await readActivity(doc, tableName, pool);
     const [ledger, group] = await Promise.all([countOpenJobs(doc, tableName, pool), scalingGroup.describe()]);
     // GitHub's rate budget is spent only where the decision depends on it (see needsRunnerList).
-    const listRunners = needsRunnerList({ now: clock.now(), group, ledger, activity }, input.settings);
+    const now = clock.now();
+    const listRunners = needsRunnerList({ now, group, ledger, activity }, input.settings);
     if (!listRunners) metrics?.addMetric('RunnerListSkipped', 'Count', 1);
     const runners = listRunners ? await listRunnersOrNull(deps) : null;
-    const observation = buildObservation({ now: clock.now(), group, runners, ledger, activity }, input.settings.bootTimeoutSeconds);
+    const observation = buildObservation({ now, group, runners, ledger, activity }, input.settings.bootTimeoutSeconds);
     const count = (state: string) => observation.fleet.filter((m) => m.state === state).length;
     metrics?.addMetric('Queued', 'Count', ledger.queued);
     metrics?.addMetric('InProgress', 'Count', ledger.inProgress);

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { applyJobEvent, closeJob, countOpenJobs, listOpenJobs, readJob, recordDelivery, recordJobEvent, type JobEvent, type JobRecord } from '../../lib/ledger';
+import { applyJobEvent, countOpenJobs, listOpenJobs, readJob, recordDelivery, recordJobEvent, type JobEvent, type JobRecord } from '../../lib/ledger';
 import { claimVersion, readActivity, recordDecision, RECENT_DECISIONS, type DecisionEntry } from '../../lib/activity';
+import { repairFromRemote } from '../../lib/reconcile-rules';
 import { COMPLETED_JOB_TTL_SECONDS, DELIVERY_TTL_SECONDS, keys } from '../../lib/table';
 import { startDynalite, type LocalDynamo } from '../support/dynalite';
 
@@ -112,7 +113,9 @@ describe('ledger on DynamoDB (dynalite)', () => {
 
   it('closes a job (the reconcile found it finished at GitHub)', async () => {
     await recordJobEvent(dynamo.doc, table, event('queued', 7));
-    const closed = await closeJob(dynamo.doc, table, { jobId: 7, pool: 'default', repository: 'acme/app', labels: ['linux'], runId: 77 }, 'cancelled', T0 + 10);
+    const job = { jobId: 7, pool: 'default', status: 'queued' as const, repository: 'acme/app', labels: ['linux'], runId: 77 };
+    const remote = { id: 7, runId: 77, repository: 'acme/app', status: 'completed', conclusion: 'cancelled', labels: ['linux'], runnerName: null, createdAt: null };
+    const closed = await recordJobEvent(dynamo.doc, table, repairFromRemote(job, remote, T0 + 10)!);
     expect(closed.record).toMatchObject({ status: 'completed', conclusion: 'cancelled', updatedBy: 'reconcile' });
     expect(await listOpenJobs(dynamo.doc, table, 'default')).toEqual([]);
   });
