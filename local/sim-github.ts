@@ -120,6 +120,8 @@ export class SimGitHub {
   private readonly events: SimGitHubEvents;
   private readonly jobs = new Map<number, SimJob>();
   private readonly runners = new Map<number, SimRunner>();
+  /** Runner names are unique in a scope (GitHub answers 409 otherwise): an index, so the dashboard's per-instance lookups stay O(1) at a thousand runners. */
+  private readonly runnerIdsByName = new Map<string, number>();
   private readonly jitConfigs = new Map<string, number>();
   private readonly deliveries: SimDelivery[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -236,7 +238,7 @@ export class SimGitHub {
    * A busy runner's job fails; GitHub keeps the registration offline.
    */
   machineGone(runnerName: string): void {
-    const runner = [...this.runners.values()].find((r) => r.name === runnerName);
+    const runner = this.runnerByName(runnerName);
     if (!runner) return;
     this.terminations.push({ runnerName, wasBusy: runner.busy, jobId: runner.jobId });
     if (runner.busy && runner.jobId !== null) {
@@ -262,7 +264,13 @@ export class SimGitHub {
   }
 
   runnerByName(name: string): SimRunner | undefined {
-    return [...this.runners.values()].find((r) => r.name === name);
+    const id = this.runnerIdsByName.get(name);
+    return id === undefined ? undefined : this.runners.get(id);
+  }
+
+  private removeRunner(runner: SimRunner): void {
+    this.runners.delete(runner.id);
+    this.runnerIdsByName.delete(runner.name);
   }
 
   listDeliveries(): SimDelivery[] {
@@ -325,7 +333,7 @@ export class SimGitHub {
       runner.jobId = null;
       if (runner.ephemeral && conclusion !== 'failure') {
         // An ephemeral runner takes one job; GitHub removes its registration and the process exits.
-        this.runners.delete(runner.id);
+        this.removeRunner(runner);
         if (!this.stopped) this.events.runnerExited?.(runner.name);
       }
     }
@@ -500,7 +508,7 @@ export class SimGitHub {
           this.count(`DELETE /${scope}/actions/runners/{id}`);
           if (!runner) throw new HttpError(404, 'Not Found');
           if (runner.busy) throw new HttpError(422, `Bad request - Runner "${runner.name}" is still running a job"`);
-          this.runners.delete(runner.id);
+          this.removeRunner(runner);
           for (const [config, id] of this.jitConfigs) if (id === runner.id) this.jitConfigs.delete(config);
           this.events.changed?.();
           return { status: 204 };
@@ -588,7 +596,7 @@ export class SimGitHub {
     if (!Array.isArray(request.labels) || request.labels.length === 0 || !request.labels.every((l) => typeof l === 'string')) {
       throw new HttpError(422, 'Invalid request: labels must be a non-empty array of strings');
     }
-    if ([...this.runners.values()].some((r) => r.name === request.name)) {
+    if (this.runnerIdsByName.has(request.name)) {
       throw new HttpError(409, `Already exists - A runner with the name ${request.name} already exists.`);
     }
     const runner: SimRunner = {
@@ -601,6 +609,7 @@ export class SimGitHub {
       ephemeral: true,
     };
     this.runners.set(runner.id, runner);
+    this.runnerIdsByName.set(runner.name, runner.id);
     const encoded = Buffer.from(JSON.stringify({ '.runner': randomUUID(), '.credentials': randomUUID(), name: runner.name })).toString('base64');
     this.jitConfigs.set(encoded, runner.id);
     this.events.changed?.();
