@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { isDeepStrictEqual } from 'node:util';
 import { keys } from './table';
 import { DEFAULT_SETTINGS, resolveSettings, settingsSchema, type ResolvedSettings, type Settings } from './settings';
 
@@ -13,6 +14,8 @@ export interface StoredSettings extends ResolvedSettings {
   /** Version of the SETTINGS item (0 when the item does not exist). */
   version: number;
   item: Record<string, unknown> | undefined;
+  /** The stored last-valid copy, when it is itself valid. */
+  lastValid: Settings | undefined;
 }
 
 export class SettingsConflictError extends Error {
@@ -22,16 +25,39 @@ export class SettingsConflictError extends Error {
   }
 }
 
+/** BatchGetItem hands back unprocessed keys under throttling: this many rounds before giving up. */
+const SETTINGS_READ_ROUNDS = 5;
+
+/**
+ * The three settings items in one BatchGetItem (consistent reads): it is read
+ * by every execution, so one request instead of three.
+ */
+async function readSettingsItems(doc: DynamoDBDocumentClient, tableName: string, pool: string): Promise<Map<string, Record<string, unknown>>> {
+  const found = new Map<string, Record<string, unknown>>();
+  let pending: Array<Record<string, unknown>> = [keys.settings(pool), keys.lastValidSettings(pool), keys.legacyCooldown].map((pk) => ({ pk }));
+  for (let round = 0; pending.length > 0; round++) {
+    if (round === SETTINGS_READ_ROUNDS) throw new Error(`settings of pool "${pool}": ${pending.length} item(s) still unprocessed after ${round} BatchGetItem rounds (throttled)`);
+    if (round > 0) await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** round));
+    const page = await doc.send(new BatchGetCommand({ RequestItems: { [tableName]: { Keys: pending, ConsistentRead: true } } }));
+    for (const item of page.Responses?.[tableName] ?? []) found.set(String(item.pk), item);
+    pending = page.UnprocessedKeys?.[tableName]?.Keys ?? [];
+  }
+  return found;
+}
+
 export async function readSettings(doc: DynamoDBDocumentClient, tableName: string, pool: string): Promise<StoredSettings> {
-  const [item, lastValid, legacy] = await Promise.all(
-    [keys.settings(pool), keys.lastValidSettings(pool), keys.legacyCooldown].map(async (pk) =>
-      (await doc.send(new GetCommand({ TableName: tableName, Key: { pk }, ConsistentRead: true }))).Item,
-    ),
-  );
-  const lastValidParsed = lastValid ? settingsSchema.safeParse(lastValid.settings) : undefined;
-  const fallback: Settings = lastValidParsed?.success ? lastValidParsed.data : DEFAULT_SETTINGS;
-  const resolved = resolveSettings(item, fallback, legacy);
-  return { ...resolved, version: Number(item?.version ?? 0), item };
+  const items = await readSettingsItems(doc, tableName, pool);
+  const item = items.get(keys.settings(pool));
+  const lastValidItem = items.get(keys.lastValidSettings(pool));
+  const lastValidParsed = lastValidItem ? settingsSchema.safeParse(lastValidItem.settings) : undefined;
+  const lastValid = lastValidParsed?.success ? lastValidParsed.data : undefined;
+  const resolved = resolveSettings(item, lastValid ?? DEFAULT_SETTINGS, items.get(keys.legacyCooldown));
+  return { ...resolved, version: Number(item?.version ?? 0), item, lastValid };
+}
+
+/** Whether LoadSettings should store `stored.settings` as the new last-valid copy: clean, from a real item, and different. */
+export function shouldSaveLastValid(stored: StoredSettings): boolean {
+  return stored.problems.length === 0 && stored.item !== undefined && !isDeepStrictEqual(stored.lastValid, stored.settings);
 }
 
 /** Remembers settings that validated cleanly, so a later typo falls back to them rather than to the defaults. */

@@ -257,7 +257,7 @@ describe('DynamoDB faults', () => {
   it('DynamoDB 5xx everywhere (RecordFailure too): the execution still ends in the Fail state with the error logged, and converges after', async () => {
     const h = await setup();
     await h.run(jobEvent('queued', 1));
-    for (const operation of ['UpdateItem', 'GetItem', 'PutItem', 'Query']) {
+    for (const operation of ['UpdateItem', 'GetItem', 'BatchGetItem', 'PutItem', 'Query']) {
       h.faults.add('dynamodb-5xx', `dynamodb:${operation}`, Infinity, () => ({ error: awsError('InternalServerError', 500, 'Internal server error') }));
     }
     const result = await h.run(jobEvent('queued', 2));
