@@ -81,11 +81,22 @@ export async function readActivity(doc: DynamoDBDocumentClient, tableName: strin
   };
 }
 
+/**
+ * Pure: after a refused scale-out claim, whether the claim that won already
+ * asks for at least our target. Demand is a count, so a newer scale-out to
+ * `>= target` covers every job we counted; its owner applies the latest
+ * claim's target (see scaleOut), and a scale-in claimed after it observed
+ * after our ledger write. Re-observing would only find nothing to add.
+ */
+export function coveredByNewerScaleOut(currentClaim: ActivityClaim | null, observedVersion: number, target: number): boolean {
+  return currentClaim !== null && currentClaim.kind === 'scale_out' && currentClaim.version > observedVersion && currentClaim.target >= target;
+}
+
 function isConditionalFailure(error: unknown): boolean {
   return error instanceof ConditionalCheckFailedException || (error as { name?: string })?.name === 'ConditionalCheckFailedException';
 }
 
-export type ClaimResult = { claimed: true; version: number } | { claimed: false; currentVersion: number };
+export type ClaimResult = { claimed: true; version: number } | { claimed: false; currentVersion: number; currentClaim: ActivityClaim | null };
 
 /**
  * Bumps the version from `observedVersion` to `observedVersion + 1` and stamps
@@ -120,7 +131,7 @@ export async function claimVersion(
   } catch (error) {
     if (!isConditionalFailure(error)) throw error;
     const current = await readActivity(doc, tableName, pool);
-    return { claimed: false, currentVersion: current.version };
+    return { claimed: false, currentVersion: current.version, currentClaim: current.claim };
   }
 }
 

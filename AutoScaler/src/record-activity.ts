@@ -4,7 +4,7 @@ import type { StoreDeps } from './deps';
 import { classifyErrors } from './errors';
 import type { ApplyResult, RunState } from './state';
 
-export type Outcome = 'scaled_out' | 'scaled_in' | 'nothing' | 'yielded' | 'skipped_victims';
+export type Outcome = 'scaled_out' | 'scaled_in' | 'nothing' | 'yielded' | 'covered' | 'skipped_victims';
 
 export interface ExecutionSummary {
   executionId: string;
@@ -19,6 +19,7 @@ export interface ExecutionSummary {
 
 function outcomeOf(decision: Decision, applied: ApplyResult): Outcome {
   if (applied.stale) return 'yielded';
+  if (applied.covered) return 'covered';
   if (decision.action === 'scale_out') return 'scaled_out';
   if (decision.action === 'scale_in') return applied.applied ? 'scaled_in' : 'skipped_victims';
   return 'nothing';
@@ -45,7 +46,7 @@ export async function recordActivity(deps: StoreDeps, state: RunState): Promise<
     ...(decision.victims.length ? { victims: applied.terminated ?? decision.victims.map((v) => v.instanceId) } : {}),
   };
   await classifyErrors('RecordActivity', () => recordDecision(doc, tableName, pool, entry));
-  const metricName = { scaled_out: 'DecisionScaleOut', scaled_in: 'DecisionScaleIn', nothing: 'DecisionNone', yielded: 'DecisionYielded', skipped_victims: 'DecisionScaleInSkipped' }[outcome];
+  const metricName = { scaled_out: 'DecisionScaleOut', scaled_in: 'DecisionScaleIn', nothing: 'DecisionNone', yielded: 'DecisionYielded', covered: 'DecisionCovered', skipped_victims: 'DecisionScaleInSkipped' }[outcome];
   metrics?.addMetric(metricName, 'Count', 1);
   return {
     executionId: state.executionId,

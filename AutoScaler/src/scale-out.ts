@@ -1,4 +1,4 @@
-import { claimVersion, readActivity } from '../../lib/activity';
+import { claimVersion, coveredByNewerScaleOut, readActivity } from '../../lib/activity';
 import type { Decision } from '../../lib/policy';
 import type { FleetDeps } from './deps';
 import { classifyErrors } from './errors';
@@ -36,6 +36,11 @@ export async function scaleOut(deps: FleetDeps, input: ApplyInput): Promise<Appl
       target,
       now: clock.now(),
     });
+    if (!claim.claimed && coveredByNewerScaleOut(claim.currentClaim, input.observedVersion, target)) {
+      // In a burst most executions land here: one claim per version wins, and the rest need not observe again.
+      logger.info('scale-out covered by a newer claim', { observed: input.observedVersion, current: claim.currentVersion, target, claimed: claim.currentClaim?.target });
+      return { action: 'scale_out', applied: false, stale: false, covered: true, version: claim.currentVersion };
+    }
     if (!claim.claimed) {
       logger.info('scale-out yielded: activity version moved', { observed: input.observedVersion, current: claim.currentVersion, target });
       return { action: 'scale_out', applied: false, stale: true, version: claim.currentVersion };

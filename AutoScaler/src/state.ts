@@ -52,6 +52,8 @@ export interface ApplyResult {
   applied: boolean;
   /** The activity version moved since Observe: another execution acted on a newer view. */
   stale: boolean;
+  /** Refused, but the claim that won asks for at least this target (coveredByNewerScaleOut): nothing left to apply. */
+  covered?: boolean;
   desired?: number;
   terminated?: string[];
   skipped?: Array<{ instanceId: string; reason: string }>;

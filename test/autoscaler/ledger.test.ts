@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { applyJobEvent, countOpenJobs, listOpenJobs, readJob, recordDelivery, recordJobEvent, type JobEvent, type JobRecord } from '../../lib/ledger';
-import { claimVersion, readActivity, recordDecision, RECENT_DECISIONS, type DecisionEntry } from '../../lib/activity';
+import { claimVersion, coveredByNewerScaleOut, readActivity, recordDecision, RECENT_DECISIONS, type DecisionEntry } from '../../lib/activity';
 import { repairFromRemote } from '../../lib/reconcile-rules';
 import { COMPLETED_JOB_TTL_SECONDS, DELIVERY_TTL_SECONDS, keys } from '../../lib/table';
 import { startDynalite, type LocalDynamo } from '../support/dynalite';
@@ -121,6 +121,20 @@ describe('ledger on DynamoDB (dynalite)', () => {
   });
 });
 
+describe('coveredByNewerScaleOut (pure)', () => {
+  const claim = (kind: 'scale_out' | 'scale_in', version: number, target: number) => ({ executionId: 'w', kind, target, version, at: T0 });
+  it('is covered only by a newer scale-out claim that asks for at least our target', () => {
+    expect(coveredByNewerScaleOut(claim('scale_out', 4, 10), 3, 10)).toBe(true);
+    expect(coveredByNewerScaleOut(claim('scale_out', 4, 11), 3, 10)).toBe(true);
+    expect(coveredByNewerScaleOut(claim('scale_out', 4, 9), 3, 10)).toBe(false);
+    // A scale-in lowers capacity: never a cover.
+    expect(coveredByNewerScaleOut(claim('scale_in', 4, 50), 3, 10)).toBe(false);
+    // Not newer than what we observed (cannot happen after a refusal, but never trusted).
+    expect(coveredByNewerScaleOut(claim('scale_out', 3, 50), 3, 10)).toBe(false);
+    expect(coveredByNewerScaleOut(null, 3, 10)).toBe(false);
+  });
+});
+
 describe('activity item (dynalite)', () => {
   let dynamo: LocalDynamo;
   let table: string;
@@ -140,20 +154,20 @@ describe('activity item (dynalite)', () => {
   it('lets exactly one of two executions claim the same observed version', async () => {
     const results = await Promise.all([claim(0, 'a'), claim(0, 'b'), claim(0, 'c')]);
     expect(results.filter((r) => r.claimed)).toHaveLength(1);
-    expect(results.filter((r) => !r.claimed)).toEqual([
-      { claimed: false, currentVersion: 1 },
-      { claimed: false, currentVersion: 1 },
-    ]);
+    const winner = ['a', 'b', 'c'][results.findIndex((r) => r.claimed)];
+    // The refused ones learn who won and with what target (what coveredByNewerScaleOut needs, without another read).
+    const refusal = { claimed: false, currentVersion: 1, currentClaim: { executionId: winner, kind: 'scale_out', target: 3, version: 1, at: T0 } };
+    expect(results.filter((r) => !r.claimed)).toEqual([refusal, refusal]);
     expect((await readActivity(dynamo.doc, table, 'default')).lastScaleOutAt).toBe(T0);
   });
 
   it('is idempotent for the execution that claimed (a retry after a partial failure)', async () => {
     expect(await claim(0, 'a')).toEqual({ claimed: true, version: 1 });
     expect(await claim(0, 'a')).toEqual({ claimed: true, version: 1 });
-    expect(await claim(0, 'b')).toEqual({ claimed: false, currentVersion: 1 });
+    expect(await claim(0, 'b')).toMatchObject({ claimed: false, currentVersion: 1, currentClaim: { executionId: 'a' } });
     expect(await claim(1, 'b', 'scale_in')).toEqual({ claimed: true, version: 2 });
     // `a` retrying now is refused: a newer claim exists.
-    expect(await claim(0, 'a')).toEqual({ claimed: false, currentVersion: 2 });
+    expect(await claim(0, 'a')).toMatchObject({ claimed: false, currentVersion: 2, currentClaim: { executionId: 'b', kind: 'scale_in' } });
     const activity = await readActivity(dynamo.doc, table, 'default');
     expect(activity).toMatchObject({ version: 2, lastScaleOutAt: T0, lastScaleInAt: T0, claim: { executionId: 'b', kind: 'scale_in', version: 2 } });
   });

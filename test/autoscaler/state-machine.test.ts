@@ -252,7 +252,7 @@ describe('state machine: failures', () => {
 
 describe('state machine: stale activity version', () => {
   // Another execution claims a newer version between our Observe and our ScaleOut (here: right after Decide).
-  async function withCompetingClaims(claims: number) {
+  async function withCompetingClaims(claims: number, competingTarget = 1) {
     const ctx = await setup({ headroom: 1 });
     let made = 0;
     const run = createMachine(ctx.deps, {
@@ -263,7 +263,7 @@ describe('state machine: stale activity version', () => {
           if (made < claims) {
             made += 1;
             const version = (await readActivity(ctx.deps.doc, ctx.tableName, 'default')).version;
-            await claimVersion(ctx.deps.doc, ctx.tableName, 'default', { observedVersion: version, executionId: `other-${made}`, kind: 'scale_out', target: 1, now: ctx.clock.now() });
+            await claimVersion(ctx.deps.doc, ctx.tableName, 'default', { observedVersion: version, executionId: `other-${made}`, kind: 'scale_out', target: competingTarget, now: ctx.clock.now() });
           }
           return decision;
         },
@@ -279,6 +279,22 @@ describe('state machine: stale activity version', () => {
     expect(observed).toBe(2);
     expect(result.output).toMatchObject({ outcome: 'scaled_out', applied: { applied: true, stale: false, version: 2 } });
     expect(fleet.desired).toBe(2);
+  });
+
+  it('does not observe again when the newer claim already asks for at least its target (covered)', async () => {
+    // Our decision: 1 queued + headroom 1 -> desired 2. The competing scale-out claims 3.
+    const { result, observed, fleet, deps, tableName } = await withCompetingClaims(1, 3);
+    expect(observed).toBe(1);
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.output).toMatchObject({ outcome: 'covered', applied: { applied: false, stale: false, covered: true, version: 1 } });
+    // Applying the competing claim is its owner's job: this execution made no Auto Scaling call.
+    expect(fleet.desiredHistory).toEqual([]);
+    expect((await readActivity(deps.doc, tableName, 'default')).lastDecision).toMatchObject({ applied: false, stale: false });
+  });
+
+  it('re-observes when the newer claim asks for less than its target', async () => {
+    const { observed } = await withCompetingClaims(1, 1);
+    expect(observed).toBe(2);
   });
 
   it('yields to the newer execution after one re-observe', async () => {
