@@ -1,8 +1,19 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { WorkflowJobEvent } from './events';
 import { normalizeLabels } from './labels';
-import { COMPLETED_JOB_TTL_SECONDS, DELIVERY_TTL_SECONDS, keys, OPEN_JOBS_HASH, OPEN_JOBS_INDEX, OPEN_JOB_TTL_SECONDS } from './table';
+import {
+  COMPLETED_JOB_TTL_SECONDS,
+  DELIVERY_TTL_SECONDS,
+  keys,
+  OPEN_JOB_STATUSES,
+  OPEN_JOB_TTL_SECONDS,
+  OPEN_JOBS_HASH,
+  OPEN_JOBS_INDEX,
+  openJobsKey,
+  TABLE_KEY,
+  type OpenJobStatus,
+} from './table';
 
 /**
  * The job ledger: one item per workflow job, the demand side of every scaling
@@ -146,12 +157,12 @@ export function jobEventFromWorkflowJob(detail: WorkflowJobEvent, pool: string, 
   };
 }
 
-/** Pure: the DynamoDB item of a record. Open jobs carry `openPool`, which puts them in the sparse `open-jobs` index. */
+/** Pure: the DynamoDB item of a record. Open jobs carry `openKey` (`<pool>#<status>`), which puts them in the sparse `open-jobs` index. */
 export function jobItem(record: JobRecord): Record<string, unknown> {
   return {
     pk: keys.job(record.jobId),
     ...record,
-    ...(record.status === 'completed' ? {} : { [OPEN_JOBS_HASH]: record.pool }),
+    ...(record.status === 'completed' ? {} : { [OPEN_JOBS_HASH]: openJobsKey(record.pool, record.status) }),
   };
 }
 
@@ -247,54 +258,81 @@ export async function recordJobEvent(doc: DynamoDBDocumentClient, tableName: str
   throw new LedgerConflictError(event.jobId, maxAttempts);
 }
 
-/** Every open (queued or in-progress) job of the pool, oldest first, from the sparse index. */
-export async function listOpenJobs(doc: DynamoDBDocumentClient, tableName: string, pool: string): Promise<JobRecord[]> {
-  const jobs: JobRecord[] = [];
+/** Every page of one open-jobs index partition (the keys the index projects). */
+async function* openJobKeyPages(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  pool: string,
+  status: OpenJobStatus,
+  select?: 'COUNT',
+): AsyncGenerator<{ keys: Array<Record<string, unknown>>; count: number }> {
   let startKey: Record<string, unknown> | undefined;
   do {
     const page = await doc.send(
       new QueryCommand({
         TableName: tableName,
         IndexName: OPEN_JOBS_INDEX,
-        KeyConditionExpression: '#pool = :pool',
-        ExpressionAttributeNames: { '#pool': OPEN_JOBS_HASH },
-        ExpressionAttributeValues: { ':pool': pool },
+        KeyConditionExpression: '#open = :open',
+        ExpressionAttributeNames: { '#open': OPEN_JOBS_HASH },
+        ExpressionAttributeValues: { ':open': openJobsKey(pool, status) },
+        ...(select ? { Select: select } : {}),
         ExclusiveStartKey: startKey,
       }),
     );
-    for (const item of page.Items ?? []) jobs.push(jobFromItem(item));
+    yield { keys: page.Items ?? [], count: page.Count ?? 0 };
     startKey = page.LastEvaluatedKey;
   } while (startKey);
-  return jobs;
+}
+
+/** BatchGetItem takes at most this many keys. */
+const BATCH_GET_LIMIT = 100;
+/** Rounds for keys BatchGetItem hands back unprocessed (throttling) before giving up. */
+const BATCH_GET_ROUNDS = 6;
+
+/** The items of `pks` (consistent reads), in no particular order; keys with no item are left out. */
+async function batchGetItems(doc: DynamoDBDocumentClient, tableName: string, pks: string[]): Promise<Array<Record<string, any>>> {
+  const items: Array<Record<string, any>> = [];
+  for (let offset = 0; offset < pks.length; offset += BATCH_GET_LIMIT) {
+    let pending: Array<Record<string, unknown>> = pks.slice(offset, offset + BATCH_GET_LIMIT).map((pk) => ({ [TABLE_KEY]: pk }));
+    for (let round = 0; pending.length > 0; round++) {
+      if (round === BATCH_GET_ROUNDS) throw new Error(`${pending.length} open job item(s) still unprocessed after ${round} BatchGetItem rounds (throttled)`);
+      if (round > 0) await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** round));
+      const page = await doc.send(new BatchGetCommand({ RequestItems: { [tableName]: { Keys: pending, ConsistentRead: true } } }));
+      items.push(...(page.Responses?.[tableName] ?? []));
+      pending = page.UnprocessedKeys?.[tableName]?.Keys ?? [];
+    }
+  }
+  return items;
 }
 
 /**
- * Demand of the pool. The index is eventually consistent (usually within a
+ * Every open (queued or in-progress) job of the pool, oldest first: the keys
+ * from both index partitions, then the items themselves (the index projects
+ * keys only), read consistently, so a job that completed since the index was
+ * written is not listed.
+ */
+export async function listOpenJobs(doc: DynamoDBDocumentClient, tableName: string, pool: string): Promise<JobRecord[]> {
+  const pks = new Set<string>();
+  for (const status of OPEN_JOB_STATUSES) {
+    for await (const page of openJobKeyPages(doc, tableName, pool, status)) for (const key of page.keys) pks.add(String(key[TABLE_KEY]));
+  }
+  const jobs = (await batchGetItems(doc, tableName, [...pks])).map(jobFromItem).filter((job) => job.status !== 'completed' && job.pool === pool);
+  return jobs.sort((a, b) => a.queuedAt.localeCompare(b.queuedAt) || a.jobId - b.jobId);
+}
+
+/**
+ * Demand of the pool: one COUNT query per status over the keys-only index,
+ * both at once. The index is eventually consistent (usually within a
  * second); a job the index has not caught up with is counted by the next
  * execution, and the reconcile repairs anything older.
  */
 export async function countOpenJobs(doc: DynamoDBDocumentClient, tableName: string, pool: string): Promise<{ queued: number; inProgress: number }> {
-  // The sparse index holds open jobs only (queued or in progress): one COUNT query, filtered to the queued
-  // ones, gives both figures (ScannedCount - Count are in progress) without returning a single item.
-  let queued = 0;
-  let open = 0;
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await doc.send(
-      new QueryCommand({
-        TableName: tableName,
-        IndexName: OPEN_JOBS_INDEX,
-        KeyConditionExpression: '#pool = :pool',
-        FilterExpression: '#status = :queued',
-        Select: 'COUNT',
-        ExpressionAttributeNames: { '#pool': OPEN_JOBS_HASH, '#status': 'status' },
-        ExpressionAttributeValues: { ':pool': pool, ':queued': 'queued' },
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    queued += page.Count ?? 0;
-    open += page.ScannedCount ?? 0;
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return { queued, inProgress: open - queued };
+  const [queued, inProgress] = await Promise.all(
+    OPEN_JOB_STATUSES.map(async (status) => {
+      let count = 0;
+      for await (const page of openJobKeyPages(doc, tableName, pool, status, 'COUNT')) count += page.count;
+      return count;
+    }),
+  );
+  return { queued, inProgress };
 }

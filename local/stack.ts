@@ -17,7 +17,7 @@ import type { Clock, EventBusPort, GitHubPort, GroupState, ScalingGroupPort } fr
 import { createSsmSecretReader, createWebhookSecretSource } from '../lib/webhook-secrets';
 import { DEFAULT_POOL, DEFAULT_SETTINGS, settingsSchema, type Settings } from '../lib/settings';
 import { readSettings, writeSettings } from '../lib/settings-store';
-import { OPEN_JOBS_HASH, OPEN_JOBS_INDEX, OPEN_JOBS_RANGE, TABLE_KEY } from '../lib/table';
+import { OPEN_JOBS_HASH, OPEN_JOBS_INDEX, OPEN_JOBS_PROJECTION, OPEN_JOBS_RANGE, TABLE_KEY } from '../lib/table';
 import { AWS_MODE_CREDENTIALS, AwsScalingGroup, createAwsClients, destroyAwsClients, groupSpecFromRunnersTemplate, provisionAwsResources, RunnerAttacher } from './aws-mode';
 import { LocalBus, rulesFromTemplate, type BusRule, type Execution } from './bus';
 import { SimulatedFleet } from './fleet';
@@ -211,7 +211,7 @@ export function tableDefinition(template: CfnTemplate | null, names: Record<stri
           { AttributeName: OPEN_JOBS_HASH, KeyType: 'HASH' },
           { AttributeName: OPEN_JOBS_RANGE, KeyType: 'RANGE' },
         ],
-        Projection: { ProjectionType: 'ALL' },
+        Projection: OPEN_JOBS_PROJECTION,
       },
     ],
   };

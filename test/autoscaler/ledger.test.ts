@@ -91,8 +91,23 @@ describe('ledger on DynamoDB (dynalite)', () => {
       [2, 'in_progress', 'acme/app', 77],
     ]);
     const { Item } = await dynamo.doc.send(new GetCommand({ TableName: table, Key: { pk: keys.job(3) } }));
-    expect(Item?.openPool).toBeUndefined();
+    expect(Item?.openKey).toBeUndefined();
     expect(Item?.expiresAt).toBe(Math.floor((T0 + 4) / 1000) + COMPLETED_JOB_TTL_SECONDS);
+  });
+
+  it('lists hundreds of open jobs across both index partitions and BatchGetItem pages, oldest first, and counts them by status', async () => {
+    // 230 jobs, queued out of id order; every third started, every seventh completed (some after starting).
+    const ids = Array.from({ length: 230 }, (_, i) => 500 + ((i * 37) % 230));
+    for (const [i, id] of ids.entries()) await recordJobEvent(dynamo.doc, table, event('queued', id, T0 + i * 1000));
+    for (const id of ids) if (id % 3 === 0) await recordJobEvent(dynamo.doc, table, event('in_progress', id, T0 + 500_000));
+    for (const id of ids) if (id % 7 === 0) await recordJobEvent(dynamo.doc, table, event('completed', id, T0 + 600_000));
+    const open = ids.filter((id) => id % 7 !== 0);
+    const listed = await listOpenJobs(dynamo.doc, table, 'default');
+    // Oldest first: the order they were queued in.
+    expect(listed.map((j) => j.jobId)).toEqual(open);
+    expect(listed.every((j) => j.status === (j.jobId % 3 === 0 ? 'in_progress' : 'queued'))).toBe(true);
+    const inProgress = open.filter((id) => id % 3 === 0).length;
+    expect(await countOpenJobs(dynamo.doc, table, 'default')).toEqual({ queued: open.length - inProgress, inProgress });
   });
 
   it('makes redeliveries and out-of-order events no-ops', async () => {

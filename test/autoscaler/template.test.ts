@@ -6,7 +6,7 @@ import { loadTemplate, resourcesOfType } from '../../lib/cfn-template';
 import { matchesEventPattern } from '../../lib/event-pattern';
 import { TASK_STATES } from '../../AutoScaler/src/handlers';
 import { autoScalerConfigSchema } from '../../AutoScaler/src/config';
-import { OPEN_JOBS_HASH, OPEN_JOBS_INDEX, OPEN_JOBS_RANGE, TABLE_KEY, TTL_ATTRIBUTE } from '../../lib/table';
+import { OPEN_JOBS_HASH, OPEN_JOBS_INDEX, OPEN_JOBS_PROJECTION, OPEN_JOBS_RANGE, TABLE_KEY, TTL_ATTRIBUTE } from '../../lib/table';
 import { describeWithTool } from '../support/tools';
 import { ASL_PATH, jobEvent, loadDefinition, ROOT } from './support/fakes';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -76,7 +76,7 @@ describe('AutoScaler/template.yaml', () => {
           { AttributeName: OPEN_JOBS_HASH, KeyType: 'HASH' },
           { AttributeName: OPEN_JOBS_RANGE, KeyType: 'RANGE' },
         ],
-        Projection: { ProjectionType: 'ALL' },
+        Projection: OPEN_JOBS_PROJECTION,
       },
     ]);
   });

@@ -13,7 +13,7 @@ import { recordJobEvent } from '../../lib/ledger';
 import { EVENT_SOURCE } from '../../lib/events';
 import { DEFAULT_SETTINGS } from '../../lib/settings';
 import { writeSettings } from '../../lib/settings-store';
-import { keys, OPEN_JOBS_HASH, OPEN_JOBS_INDEX, OPEN_JOBS_RANGE, TABLE_KEY } from '../../lib/table';
+import { keys, OPEN_JOBS_HASH, OPEN_JOBS_INDEX, OPEN_JOBS_RANGE, OPEN_JOBS_PROJECTION, TABLE_KEY } from '../../lib/table';
 import { SimGitHub } from '../../local/sim-github';
 import { describeWithTool, FAKE_AWS, startMoto, type MotoServer } from '../support/tools';
 import { cli } from './support';
@@ -109,7 +109,7 @@ describeWithTool('moto_server', 'CLI doctor and status against moto_server and t
               { AttributeName: OPEN_JOBS_HASH, KeyType: 'HASH' },
               { AttributeName: OPEN_JOBS_RANGE, KeyType: 'RANGE' },
             ],
-            Projection: { ProjectionType: 'ALL' },
+            Projection: OPEN_JOBS_PROJECTION,
           },
         ],
       }),

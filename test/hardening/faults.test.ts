@@ -246,7 +246,8 @@ describe('DynamoDB faults', () => {
 
   it('throttled open-jobs query in Observe: retried within the budget, then the decision is the same as without the fault', async () => {
     const h = await setup({ headroom: 1 });
-    h.faults.add('dynamodb-throttling', 'dynamodb:Query', 2, () => ({ error: awsError('ThrottlingException', 400, 'Rate of requests exceeds the allowed throughput') }));
+    // Observe counts each status with its own query, both at once: 4 throttled queries fail two attempts.
+    h.faults.add('dynamodb-throttling', 'dynamodb:Query', 4, () => ({ error: awsError('ThrottlingException', 400, 'Rate of requests exceeds the allowed throughput') }));
     const result = await h.run(jobEvent('queued', 1));
     expect(result.status).toBe('SUCCEEDED');
     expect(retried(result, 'Observe')).toBe(2);

@@ -2,7 +2,7 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AddressInfo } from 'node:net';
 import { FAKE_AWS } from './tools';
-import { TABLE_KEY, TTL_ATTRIBUTE, OPEN_JOBS_INDEX, OPEN_JOBS_HASH, OPEN_JOBS_RANGE } from '../../lib/table';
+import { TABLE_KEY, TTL_ATTRIBUTE, OPEN_JOBS_INDEX, OPEN_JOBS_HASH, OPEN_JOBS_RANGE, OPEN_JOBS_PROJECTION } from '../../lib/table';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const dynalite = require('dynalite');
 
@@ -46,7 +46,7 @@ export async function startDynalite(): Promise<LocalDynamo> {
                 { AttributeName: OPEN_JOBS_HASH, KeyType: 'HASH' },
                 { AttributeName: OPEN_JOBS_RANGE, KeyType: 'RANGE' },
               ],
-              Projection: { ProjectionType: 'ALL' },
+              Projection: OPEN_JOBS_PROJECTION,
             },
           ],
         }),
