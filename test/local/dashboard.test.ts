@@ -63,10 +63,12 @@ if (!existsSync(CHROMIUM)) {
       // The chart, the counters and the instance list follow the scale-out.
       await until(async () => (await page.textContent('#s-desired')) === '6', 'the dashboard to show desired 6');
       await until(async () => Number(await page.textContent('#s-busy')) > 0, 'busy runners on the dashboard');
+      // The counters come from the state, the chart from the sampler's series: the next sample shows the step.
+      const desiredYs = async () =>
+        new Set(((await page.getAttribute('#chart path[data-series="desired"]', 'd')) ?? '').split(/[ML]/).filter(Boolean).map((p) => Number(p.trim().split(' ')[1])));
+      await until(async () => (await desiredYs()).size > 1, 'the chart\'s desired line to move');
       const desiredPathAfter = await page.getAttribute('#chart path[data-series="desired"]', 'd');
       expect(desiredPathAfter).not.toBe(desiredPathBefore);
-      const ys = (desiredPathAfter ?? '').split(/[ML]/).filter(Boolean).map((p) => Number(p.trim().split(' ')[1]));
-      expect(new Set(ys).size).toBeGreaterThan(1); // the line moved
       expect(await page.locator('#instances tr').count()).toBeGreaterThan(1);
       expect(await page.locator('#decisions td.a-scale_out').count()).toBeGreaterThan(0);
       expect(await page.textContent('#settings')).toContain('scaleInCooldownSeconds');
