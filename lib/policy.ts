@@ -27,10 +27,29 @@ export interface FleetMember {
   runnerId?: number;
 }
 
+/**
+ * The most idle runners one scale-in removes, and so the most members an
+ * observation carries. Step Functions caps an execution's state at 256 KB; a
+ * whole fleet there (about 130 bytes a member) passes it at about 1,900
+ * instances and every execution would fail. An observation carries every
+ * member's state as counts and only the victim candidates as members
+ * (compactFleet); a bigger surplus is removed by the next scale-ins.
+ */
+export const MAX_VICTIMS_PER_SCALE_IN = 200;
+
+export type FleetCounts = Record<RunnerState, number>;
+
 export interface Observation {
   now: number;
   group: { desired: number; min: number; max: number };
+  /**
+   * Members decide() looks at one by one: in an observation from
+   * buildObservation, the victim candidates only (compactFleet). A whole
+   * fleet is the same input when fleetCounts is absent.
+   */
   fleet: FleetMember[];
+  /** Every member, by state; counted from `fleet` when absent. */
+  fleetCounts?: FleetCounts;
   ledger: { queued: number; inProgress: number };
   activity: { version: number; lastScaleOutAt?: number | null; lastScaleInAt?: number | null };
 }
@@ -93,7 +112,7 @@ export function classifyFleet(
 export function buildObservation(
   parts: { now: number; group: GroupState; runners: readonly RunnerRegistration[] | null; ledger: Observation['ledger']; activity: Observation['activity'] },
   bootTimeoutSeconds: number,
-): Observation {
+): Observation & { fleetCounts: FleetCounts } {
   const { now, group, runners, ledger, activity } = parts;
   const fleet = runners
     ? classifyFleet(group.instances, runners, now, bootTimeoutSeconds)
@@ -101,7 +120,7 @@ export function buildObservation(
   return {
     now,
     group: { desired: group.desired, min: group.min, max: group.max },
-    fleet,
+    ...compactFleet(fleet),
     ledger: { queued: ledger.queued, inProgress: ledger.inProgress },
     activity: { version: activity.version, lastScaleOutAt: activity.lastScaleOutAt, lastScaleInAt: activity.lastScaleInAt },
   };
@@ -148,18 +167,33 @@ export function clamp(floor: number, max: number, value: number): number {
   return Math.max(floor, Math.min(max, value));
 }
 
-function countStates(fleet: readonly FleetMember[]): Record<RunnerState, number> {
-  const counts: Record<RunnerState, number> = { booting: 0, idle: 0, busy: 0, offline: 0, unregistered: 0 };
+function countStates(fleet: readonly FleetMember[]): FleetCounts {
+  const counts: FleetCounts = { booting: 0, idle: 0, busy: 0, offline: 0, unregistered: 0 };
   for (const member of fleet) counts[member.state] += 1;
   return counts;
 }
 
-/** Spot first (keeps the on-demand floor), then oldest first. */
-export function chooseVictims(fleet: readonly FleetMember[], count: number): Victim[] {
-  if (count <= 0) return [];
+/** Idle registered members, in the order they are removed: spot first (keeps the on-demand floor), then oldest first. */
+function victimCandidates(fleet: readonly FleetMember[]): FleetMember[] {
   return fleet
     .filter((member) => member.state === 'idle' && member.runnerId !== undefined)
     .sort((a, b) => (a.market === b.market ? a.launchedAt - b.launchedAt : a.market === 'spot' ? -1 : 1))
+    .slice(0, MAX_VICTIMS_PER_SCALE_IN);
+}
+
+/**
+ * Pure: the fleet as an observation carries it, bounded whatever its size:
+ * every member counted by state, and only the members a scale-in may remove.
+ * decide() makes the same decision from this as from the whole fleet.
+ */
+export function compactFleet(fleet: readonly FleetMember[]): { fleet: FleetMember[]; fleetCounts: FleetCounts } {
+  return { fleet: victimCandidates(fleet), fleetCounts: countStates(fleet) };
+}
+
+/** Up to `count` (and MAX_VICTIMS_PER_SCALE_IN) idle runners, in removal order. */
+export function chooseVictims(fleet: readonly FleetMember[], count: number): Victim[] {
+  if (count <= 0) return [];
+  return victimCandidates(fleet)
     .slice(0, count)
     .map((member) => ({ instanceId: member.instanceId, runnerId: member.runnerId as number }));
 }
@@ -170,7 +204,7 @@ function cooledDown(now: number, since: number | null | undefined, seconds: numb
 
 export function decide(observation: Observation, settings: Settings): Decision {
   const { now, group, fleet, ledger, activity } = observation;
-  const states = countStates(fleet);
+  const states = observation.fleetCounts ?? countStates(fleet);
   const busy = Math.max(ledger.inProgress, states.busy);
   // A runner can be busy with a job whose in_progress webhook has not been
   // recorded yet: that job is still "queued" in the ledger. Counting it in

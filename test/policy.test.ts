@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { classifyFleet, decide, needsRunnerList, type FleetMember, type Observation } from '../lib/policy';
+import { buildObservation, classifyFleet, compactFleet, decide, MAX_VICTIMS_PER_SCALE_IN, needsRunnerList, type FleetMember, type Observation } from '../lib/policy';
+import type { GroupInstance, RunnerRegistration } from '../lib/ports';
 import { DEFAULT_SETTINGS, type Settings } from '../lib/settings';
 
 const NOW = Date.parse('2026-01-01T12:00:00Z');
@@ -200,6 +201,57 @@ describe('policy invariants (property-based)', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+});
+
+describe('bounded observations (compactFleet)', () => {
+  const stateArb = fc.constantFrom<FleetMember['state']>('booting', 'idle', 'busy', 'offline', 'unregistered');
+  // Fleets up to three times the victim cap, so the bound itself is exercised.
+  const bigFleetArb = fc
+    .array(fc.tuple(stateArb, fc.integer({ min: 0, max: 7200 }), fc.boolean()), { maxLength: 3 * MAX_VICTIMS_PER_SCALE_IN })
+    .map((rows) => rows.map(([state, age, spot], i) => member(`i-${i + 1}`, state, age, spot ? 'spot' : 'on-demand', i + 1)));
+
+  it('decides exactly as on the whole fleet, whatever its size (property)', () => {
+    fc.assert(
+      fc.property(bigFleetArb, fc.integer({ min: 0, max: 700 }), fc.integer({ min: 0, max: 3 }), (fleet, queued, floor) => {
+        const whole = observation({ fleet, group: { desired: fleet.length, min: 0, max: 1000 }, ledger: { queued, inProgress: 0 } });
+        const compact = { ...whole, ...compactFleet(fleet) };
+        const s = settings({ floor, max: 1000, scaleInCooldownSeconds: 0 });
+        expect(decide(compact, s)).toEqual(decide(whole, s));
+        expect(compact.fleet.length).toBeLessThanOrEqual(MAX_VICTIMS_PER_SCALE_IN);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('removes at most MAX_VICTIMS_PER_SCALE_IN runners in one scale-in', () => {
+    const idle = Array.from({ length: 700 }, (_, i) => member(`i-${i + 1}`, 'idle', 600 + i));
+    const d = decide(observation({ fleet: idle, group: { desired: 700, min: 1, max: 1000 } }), settings({ floor: 1, max: 1000, scaleInCooldownSeconds: 0 }));
+    expect(d).toMatchObject({ action: 'scale_in', target: 1, current: 700, desired: 700 - MAX_VICTIMS_PER_SCALE_IN });
+    expect(d.victims).toHaveLength(MAX_VICTIMS_PER_SCALE_IN);
+    // The oldest go first.
+    expect(d.victims[0].instanceId).toBe('i-700');
+  });
+
+  it("keeps an execution's state far under Step Functions' 256 KB at the 10,000-instance max, all idle (the most members it carries)", () => {
+    const instances: GroupInstance[] = Array.from({ length: 10_000 }, (_, i) => ({
+      instanceId: `i-0${(0x1234567890abc + i).toString(16).padStart(16, '0')}`,
+      lifecycleState: 'InService',
+      market: i === 0 ? 'on-demand' : 'spot',
+      launchTime: new Date(NOW - 3_600_000 + i).toISOString(),
+      instanceType: 'm7g.large',
+      protectedFromScaleIn: true,
+    }));
+    const runners: RunnerRegistration[] = instances.map((instance, i) => ({ id: 1_000_000 + i, name: instance.instanceId, status: 'online', busy: false, labels: ['self-hosted', 'linux', 'x64'] }));
+    const s = settings({ floor: 1, max: 10_000, scaleInCooldownSeconds: 0 });
+    const obs = buildObservation({ now: NOW, group: { name: 'runners', desired: 10_000, min: 1, max: 10_000, instances }, runners, ledger: { queued: 0, inProgress: 0 }, activity: { version: 9 } }, 600);
+    const decision = decide(obs, s);
+    expect(obs.fleetCounts.idle).toBe(10_000);
+    expect(decision.victims).toHaveLength(MAX_VICTIMS_PER_SCALE_IN);
+    // The state after Decide holds the settings, the observation and the decision (statemachine/autoscaler.asl.json).
+    const state = { executionId: 'x'.repeat(120), trigger: 'reconcile', settings: { values: s, problems: [], version: 3 }, observation: obs, decision };
+    const bytes = Buffer.byteLength(JSON.stringify(state));
+    expect(bytes).toBeLessThan(64 * 1024);
   });
 });
 

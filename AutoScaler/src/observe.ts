@@ -34,12 +34,11 @@ export async function observe(deps: AutoScalerDeps, input: ObserveInput): Promis
     if (!listRunners) metrics?.addMetric('RunnerListSkipped', 'Count', 1);
     const runners = listRunners ? await listRunnersOrNull(deps) : null;
     const observation = buildObservation({ now, group, runners, ledger, activity }, input.settings.bootTimeoutSeconds);
-    const count = (state: string) => observation.fleet.filter((m) => m.state === state).length;
     metrics?.addMetric('Queued', 'Count', ledger.queued);
     metrics?.addMetric('InProgress', 'Count', ledger.inProgress);
-    metrics?.addMetric('Busy', 'Count', count('busy'));
-    metrics?.addMetric('Idle', 'Count', count('idle'));
-    metrics?.addMetric('Booting', 'Count', count('booting'));
+    metrics?.addMetric('Busy', 'Count', observation.fleetCounts.busy);
+    metrics?.addMetric('Idle', 'Count', observation.fleetCounts.idle);
+    metrics?.addMetric('Booting', 'Count', observation.fleetCounts.booting);
     metrics?.addMetric('Desired', 'Count', group.desired);
     return observation;
   });

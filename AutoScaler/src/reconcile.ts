@@ -1,4 +1,5 @@
 import { recordReconcile } from '../../lib/activity';
+import { forEachWithConcurrency } from '../../lib/concurrency';
 import { listOpenJobs, readJob, recordJobEvent } from '../../lib/ledger';
 import { jobsToRecheck, missedQueuedEvent, missedQueuedJobs, repairFromRemote, staleRegistrations, unregisteredToTerminate } from '../../lib/reconcile-rules';
 import { readSettings } from '../../lib/settings-store';
@@ -8,15 +9,6 @@ import type { ReconcileSummary } from './state';
 
 /** GitHub allows 100 concurrent requests per installation; a handful keeps a big re-check inside the Lambda's timeout. */
 const RECHECK_CONCURRENCY = 8;
-
-async function forEachWithConcurrency<T>(items: readonly T[], concurrency: number, run: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-      while (next < items.length) await run(items[next++]);
-    }),
-  );
-}
 
 /**
  * The schedule's repair pass, so a lost webhook costs at most one period:

@@ -1,5 +1,6 @@
 import { claimVersion, readActivity } from '../../lib/activity';
 import { countOpenJobs, readJob } from '../../lib/ledger';
+import { MAX_VICTIMS_PER_SCALE_IN } from '../../lib/policy';
 import { DEFAULT_SETTINGS, type Settings } from '../../lib/settings';
 import { writeSettings } from '../../lib/settings-store';
 import { keys } from '../../lib/table';
@@ -104,13 +105,55 @@ describe('state machine: workflow_job events', () => {
     const scaled = await run(RECONCILE_INPUT);
     expect(scaled.output).toMatchObject({ outcome: 'scaled_in', decision: { action: 'scale_in', target: 1 } });
     // Demand is 1 (job 1 running on `first`): both idle runners go, spot before on-demand; the busy one stays.
-    expect(fleet.terminations).toEqual([
-      { instanceId: second, decrement: true },
-      { instanceId: expect.stringMatching(/^i-/), decrement: true },
-    ]);
-    expect(fleet.terminations[1].instanceId).not.toBe(first);
+    // (Victims are removed several at a time, so the terminations' own order is not the victims' order.)
+    const victims = (scaled.output.decision.victims as Array<{ instanceId: string }>).map((v) => v.instanceId);
+    expect(victims).toHaveLength(2);
+    expect(victims[0]).toBe(second);
+    expect(victims).not.toContain(first);
+    expect(fleet.terminations).toHaveLength(2);
+    expect(fleet.terminations.every((t) => t.decrement)).toBe(true);
+    expect(new Set(fleet.terminations.map((t) => t.instanceId))).toEqual(new Set(victims));
     expect([...fleet.instances.keys()]).toEqual([first]);
     expect(fleet.desired).toBe(1);
+  });
+
+  it('removes a surplus of idle runners bigger than one scale-in in bounded steps, never below the floor', async () => {
+    // 450 idle runners (seeded, an hour old), no demand, floor 1: 449 to remove, at most MAX_VICTIMS_PER_SCALE_IN per step.
+    const { run, fleet, github, clock } = await setup({ scaleInCooldownSeconds: 0, max: 500 }, { max: 500, seed: 450 });
+    const first = await run(RECONCILE_INPUT);
+    expect(first.output).toMatchObject({ outcome: 'scaled_in', decision: { action: 'scale_in', current: 450, target: 1, desired: 450 - MAX_VICTIMS_PER_SCALE_IN } });
+    expect(first.output.applied.terminated).toHaveLength(MAX_VICTIMS_PER_SCALE_IN);
+    expect(fleet.desired).toBe(450 - MAX_VICTIMS_PER_SCALE_IN);
+    clock.advance(1);
+    await run(RECONCILE_INPUT);
+    clock.advance(1);
+    const last = await run(RECONCILE_INPUT);
+    expect(last.output.applied.terminated).toHaveLength(449 - 2 * MAX_VICTIMS_PER_SCALE_IN);
+    expect(fleet.desired).toBe(1);
+    expect(fleet.instances.size).toBe(1);
+    // Every terminated instance's registration was deleted at GitHub first.
+    expect(github.deleted).toHaveLength(449);
+  });
+
+  it('starts no victim after the time budget: the rest are deferred, neither deleted at GitHub nor terminated', async () => {
+    const { deps, fleet, github, clock } = await setup({ scaleInCooldownSeconds: 0 }, { seed: 30 });
+    // Each GitHub deletion moves the step's clock 2 s as it starts: the victim started k-th starts at 2k s,
+    // so 18 of the 29 start within the 35 s budget, whatever order the 5 workers interleave in.
+    const deleteRunner = github.deleteRunner.bind(github);
+    github.deleteRunner = (runnerId: number) => {
+      clock.advance(2);
+      return deleteRunner(runnerId);
+    };
+    const run = createMachine(deps);
+    const result = await run(RECONCILE_INPUT);
+    expect(result.status).toBe('SUCCEEDED');
+    const { terminated, skipped } = result.output.applied as { terminated: string[]; skipped: Array<{ reason: string }> };
+    expect(terminated).toHaveLength(18);
+    expect(skipped).toHaveLength(11);
+    expect(skipped.every((s) => s.reason.startsWith('deferred'))).toBe(true);
+    expect(github.deleted).toHaveLength(18);
+    expect(fleet.desired).toBe(30 - 18);
+    expect(fleet.instances.size).toBe(30 - 18);
   });
 
   it('never terminates a runner that GitHub reports busy at deletion time', async () => {
