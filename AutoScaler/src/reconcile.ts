@@ -5,10 +5,33 @@ import { jobsToRecheck, missedQueuedEvent, missedQueuedJobs, repairFromRemote, s
 import { readSettings } from '../../lib/settings-store';
 import type { AutoScalerDeps } from './deps';
 import { classifyErrors } from './errors';
-import type { ReconcileSummary } from './state';
+import type { ReconcileCounts, ReconcileSummary } from './state';
 
 /** GitHub allows 100 concurrent requests per installation; a handful keeps a big re-check inside the Lambda's timeout. */
 const RECHECK_CONCURRENCY = 8;
+
+/** Ids listed per kind in the summary: it travels in the execution's state (256 KB at most in Step Functions); the counts stay complete. */
+export const SUMMARY_IDS_PER_KIND = 100;
+
+/** Pure: the summary with every list cut to SUMMARY_IDS_PER_KIND, and its full counts. */
+export function boundSummary(summary: ReconcileSummary): ReconcileSummary & { counts: ReconcileCounts } {
+  const cut = <T>(list: T[]): T[] => list.slice(0, SUMMARY_IDS_PER_KIND);
+  return {
+    openJobs: summary.openJobs,
+    counts: {
+      closedJobs: summary.closedJobs.length,
+      startedJobs: summary.startedJobs.length,
+      addedJobs: summary.addedJobs.length,
+      removedRegistrations: summary.removedRegistrations.length,
+      terminatedUnregistered: summary.terminatedUnregistered.length,
+    },
+    closedJobs: cut(summary.closedJobs),
+    startedJobs: cut(summary.startedJobs),
+    addedJobs: cut(summary.addedJobs),
+    removedRegistrations: cut(summary.removedRegistrations),
+    terminatedUnregistered: cut(summary.terminatedUnregistered),
+  };
+}
 
 /**
  * The schedule's repair pass, so a lost webhook costs at most one period:
@@ -59,10 +82,11 @@ export async function reconcile(deps: AutoScalerDeps): Promise<ReconcileSummary>
     }
 
     await recordReconcile(doc, tableName, pool, clock.now());
-    metrics?.addMetric('ReconcileClosedJobs', 'Count', summary.closedJobs.length);
-    metrics?.addMetric('ReconcileAddedJobs', 'Count', summary.addedJobs.length);
-    metrics?.addMetric('ReconcileTerminated', 'Count', summary.terminatedUnregistered.length);
-    logger.info('reconciled', { ...summary, closedJobs: summary.closedJobs.length, addedJobs: summary.addedJobs.length });
-    return summary;
+    const bounded = boundSummary(summary);
+    metrics?.addMetric('ReconcileClosedJobs', 'Count', bounded.counts.closedJobs);
+    metrics?.addMetric('ReconcileAddedJobs', 'Count', bounded.counts.addedJobs);
+    metrics?.addMetric('ReconcileTerminated', 'Count', bounded.counts.terminatedUnregistered);
+    logger.info('reconciled', { ...bounded });
+    return bounded;
   });
 }

@@ -38,8 +38,18 @@ export interface LoadedSettings {
   version: number;
 }
 
+/** The summary's lists, by count (complete; the lists themselves may be cut, see boundSummary). */
+export interface ReconcileCounts {
+  closedJobs: number;
+  startedJobs: number;
+  addedJobs: number;
+  removedRegistrations: number;
+  terminatedUnregistered: number;
+}
+
 export interface ReconcileSummary {
   openJobs: number;
+  counts?: ReconcileCounts;
   closedJobs: number[];
   startedJobs: number[];
   addedJobs: number[];

@@ -3,6 +3,7 @@ import { listOpenJobs, readJob, recordJobEvent } from '../../lib/ledger';
 import { DEFAULT_SETTINGS } from '../../lib/settings';
 import { writeSettings } from '../../lib/settings-store';
 import type { AutoScalerDeps } from '../../AutoScaler/src/deps';
+import { boundSummary, SUMMARY_IDS_PER_KIND } from '../../AutoScaler/src/reconcile';
 import { startDynalite, type LocalDynamo } from '../support/dynalite';
 import { createMachine, FakeFleet, FakeGitHub, ManualClock, RECONCILE_INPUT, RecordingLogger } from './support/fakes';
 
@@ -51,6 +52,7 @@ it('repairs the ledger from GitHub, removes stale registrations and unregistered
   expect(result.status).toBe('SUCCEEDED');
   expect(result.output.reconcile).toEqual({
     openJobs: 3,
+    counts: { closedJobs: 2, startedJobs: 1, addedJobs: 1, removedRegistrations: 1, terminatedUnregistered: 1 },
     closedJobs: [1, 2],
     startedJobs: [3],
     addedJobs: [4],
@@ -98,4 +100,14 @@ it('costs no call per job for the jobs GitHub still lists as queued, and re-read
   expect(result.output.reconcile).toMatchObject({ openJobs: 40, closedJobs: [7], startedJobs: [9], addedJobs: [] });
   expect(getJob.mock.calls.map(([, id]) => id).sort((a, b) => a - b)).toEqual([7, 9]);
   expect((await listOpenJobs(dynamo.doc, tableName, 'default')).filter((job) => job.status === 'queued')).toHaveLength(38);
+});
+
+it('lists at most SUMMARY_IDS_PER_KIND ids per kind in the execution state, with complete counts', () => {
+  const ids = Array.from({ length: 2500 }, (_, i) => 10_000_000 + i);
+  const bounded = boundSummary({ openJobs: 2500, closedJobs: ids, startedJobs: [], addedJobs: ids.slice(0, 3), removedRegistrations: [], terminatedUnregistered: [] });
+  expect(bounded.counts).toEqual({ closedJobs: 2500, startedJobs: 0, addedJobs: 3, removedRegistrations: 0, terminatedUnregistered: 0 });
+  expect(bounded.closedJobs).toEqual(ids.slice(0, SUMMARY_IDS_PER_KIND));
+  expect(bounded.addedJobs).toEqual(ids.slice(0, 3));
+  // 2,500 closed job ids would be about 22 KB of the 256 KB state; the cut summary is a small, fixed share.
+  expect(Buffer.byteLength(JSON.stringify(bounded))).toBeLessThan(2 * 1024);
 });
