@@ -137,17 +137,20 @@ export async function claimVersion(
 
 /** Appends a decision to the recent list (keeps the last RECENT_DECISIONS) and sets lastDecision. */
 export async function recordDecision(doc: DynamoDBDocumentClient, tableName: string, pool: string, entry: DecisionEntry): Promise<void> {
-  await doc.send(
+  const appended = await doc.send(
     new UpdateCommand({
       TableName: tableName,
       Key: { pk: keys.activity(pool) },
       UpdateExpression: 'SET #decisions = list_append(if_not_exists(#decisions, :empty), :entry), #last = :last, #pool = :pool',
       ExpressionAttributeNames: { '#decisions': 'decisions', '#last': 'lastDecision', '#pool': 'pool' },
       ExpressionAttributeValues: { ':empty': [], ':entry': [entry], ':last': entry, ':pool': pool },
+      ReturnValues: 'UPDATED_NEW',
     }),
   );
-  // Trim one at a time under a size condition: concurrent appenders can never cut below the limit.
-  for (let i = 0; i < 5; i++) {
+  const length = Array.isArray(appended.Attributes?.decisions) ? appended.Attributes.decisions.length : RECENT_DECISIONS + 1;
+  // Trim one at a time under a size condition, only as many as the append showed are over the limit:
+  // concurrent appenders can never cut below it, and under the limit no trim is attempted at all.
+  for (let i = 0; i < Math.min(5, length - RECENT_DECISIONS); i++) {
     try {
       await doc.send(
         new UpdateCommand({

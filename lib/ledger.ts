@@ -237,8 +237,12 @@ export async function readJob(doc: DynamoDBDocumentClient, tableName: string, jo
  * on one job both end with the furthest status, never a step back.
  */
 export async function recordJobEvent(doc: DynamoDBDocumentClient, tableName: string, event: JobEvent, maxAttempts = 5): Promise<JobTransition> {
+  // A queued event is nearly always a job's first: write it as new straight away (the condition refuses
+  // it if the job exists), and read the stored job only then. That is one call, not two, per queued job.
+  let assumeNew = statusOfAction(event.action) === 'queued';
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    const existing = await readJob(doc, tableName, event.jobId);
+    const existing = assumeNew ? undefined : await readJob(doc, tableName, event.jobId);
+    assumeNew = false;
     const transition = applyJobEvent(existing, event);
     if (!transition.changed) return transition;
     try {

@@ -110,6 +110,30 @@ describe('ledger on DynamoDB (dynalite)', () => {
     expect(await countOpenJobs(dynamo.doc, table, 'default')).toEqual({ queued: open.length - inProgress, inProgress });
   });
 
+  it('records a new queued job with one write and no read; a queued event for a known job still ends as a no-op', async () => {
+    const operations: string[] = [];
+    dynamo.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        operations.push(String((context as { commandName?: string }).commandName).replace(/Command$/, ''));
+        return next(args);
+      },
+      { step: 'initialize', name: 'countLedgerCalls' },
+    );
+    try {
+      expect(await recordJobEvent(dynamo.doc, table, event('queued', 41))).toMatchObject({ changed: true, previous: null });
+      expect(operations).toEqual(['PutItem']);
+      operations.length = 0;
+      await recordJobEvent(dynamo.doc, table, event('in_progress', 41, T0 + 1));
+      expect(operations).toEqual(['GetItem', 'PutItem']);
+      operations.length = 0;
+      // Redelivered or late: the optimistic write is refused, the stored job read, nothing changes.
+      expect(await recordJobEvent(dynamo.doc, table, event('queued', 41, T0 + 2))).toMatchObject({ changed: false, record: { status: 'in_progress', rev: 2 } });
+      expect(operations).toEqual(['PutItem', 'GetItem']);
+    } finally {
+      dynamo.client.middlewareStack.remove('countLedgerCalls');
+    }
+  });
+
   it('makes redeliveries and out-of-order events no-ops', async () => {
     await recordJobEvent(dynamo.doc, table, event('completed', 5));
     expect(await recordJobEvent(dynamo.doc, table, event('queued', 5))).toMatchObject({ changed: false });
@@ -185,6 +209,34 @@ describe('activity item (dynalite)', () => {
     expect(await claim(0, 'a')).toMatchObject({ claimed: false, currentVersion: 2, currentClaim: { executionId: 'b', kind: 'scale_in' } });
     const activity = await readActivity(dynamo.doc, table, 'default');
     expect(activity).toMatchObject({ version: 2, lastScaleOutAt: T0, lastScaleInAt: T0, claim: { executionId: 'b', kind: 'scale_in', version: 2 } });
+  });
+
+  it('writes a decision in one request below the limit and two at it (append, one trim)', async () => {
+    const entry = (i: number): DecisionEntry => ({
+      at: new Date(T0 + i).toISOString(), executionId: `e${i}`, trigger: 'workflow_job', action: 'none', current: 1, target: 1, desired: 1,
+      counts: { queued: 0 }, reason: `r${i}`, applied: false, stale: false,
+    });
+    const updates: number[] = [];
+    let current = 0;
+    dynamo.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if ((context as { commandName?: string }).commandName === 'UpdateItemCommand') current += 1;
+        return next(args);
+      },
+      { step: 'initialize', name: 'countDecisionWrites' },
+    );
+    try {
+      for (let i = 0; i < RECENT_DECISIONS + 3; i++) {
+        current = 0;
+        await recordDecision(dynamo.doc, table, 'default', entry(i));
+        updates.push(current);
+      }
+    } finally {
+      dynamo.client.middlewareStack.remove('countDecisionWrites');
+    }
+    expect(updates).toEqual([...Array(RECENT_DECISIONS).fill(1), 2, 2, 2]);
+    const activity = await readActivity(dynamo.doc, table, 'default');
+    expect(activity.decisions.map((d) => d.executionId)).toEqual(Array.from({ length: RECENT_DECISIONS }, (_, i) => `e${i + 3}`));
   });
 
   it('keeps the last 20 decisions, even with concurrent writers', async () => {
