@@ -25,7 +25,10 @@ export interface DecisionEntry {
   reason: string;
   applied: boolean;
   stale: boolean;
+  /** The first instance ids (all of them up to 20). */
   victims?: string[];
+  /** How many there were, when more than `victims` lists. */
+  victimCount?: number;
 }
 
 export interface ActivityClaim {

@@ -25,6 +25,15 @@ function outcomeOf(decision: Decision, applied: ApplyResult): Outcome {
   return 'nothing';
 }
 
+/** Instance ids a decision entry lists (every entry is rewritten with the activity item, so a big scale-in lists the first few and the count). */
+const VICTIMS_LISTED = 20;
+
+function victimsOf(decision: Decision, applied: ApplyResult): Pick<DecisionEntry, 'victims' | 'victimCount'> {
+  if (!decision.victims.length) return {};
+  const ids = applied.terminated ?? decision.victims.map((v) => v.instanceId);
+  return { victims: ids.slice(0, VICTIMS_LISTED), ...(ids.length > VICTIMS_LISTED ? { victimCount: ids.length } : {}) };
+}
+
 /** Last step: the decision and what came of it go to the activity item (the recent-decisions list) and the metrics. */
 export async function recordActivity(deps: StoreDeps, state: RunState): Promise<ExecutionSummary> {
   const { doc, tableName, pool, clock, metrics } = deps;
@@ -43,9 +52,11 @@ export async function recordActivity(deps: StoreDeps, state: RunState): Promise<
     reason: decision.reason,
     applied: applied.applied,
     stale: applied.stale,
-    ...(decision.victims.length ? { victims: applied.terminated ?? decision.victims.map((v) => v.instanceId) } : {}),
+    ...victimsOf(decision, applied),
   };
-  await classifyErrors('RecordActivity', () => recordDecision(doc, tableName, pool, entry));
+  // A covered execution changed nothing and another one acted for it: in a burst that is most of them, and
+  // the activity item is one hot item, so only the metric counts it.
+  if (outcome !== 'covered') await classifyErrors('RecordActivity', () => recordDecision(doc, tableName, pool, entry));
   const metricName = { scaled_out: 'DecisionScaleOut', scaled_in: 'DecisionScaleIn', nothing: 'DecisionNone', yielded: 'DecisionYielded', covered: 'DecisionCovered', skipped_victims: 'DecisionScaleInSkipped' }[outcome];
   metrics?.addMetric(metricName, 'Count', 1);
   return {

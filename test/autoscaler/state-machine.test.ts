@@ -119,11 +119,15 @@ describe('state machine: workflow_job events', () => {
 
   it('removes a surplus of idle runners bigger than one scale-in in bounded steps, never below the floor', async () => {
     // 450 idle runners (seeded, an hour old), no demand, floor 1: 449 to remove, at most MAX_VICTIMS_PER_SCALE_IN per step.
-    const { run, fleet, github, clock } = await setup({ scaleInCooldownSeconds: 0, max: 500 }, { max: 500, seed: 450 });
+    const { run, fleet, github, clock, deps, tableName } = await setup({ scaleInCooldownSeconds: 0, max: 500 }, { max: 500, seed: 450 });
     const first = await run(RECONCILE_INPUT);
     expect(first.output).toMatchObject({ outcome: 'scaled_in', decision: { action: 'scale_in', current: 450, target: 1, desired: 450 - MAX_VICTIMS_PER_SCALE_IN } });
     expect(first.output.applied.terminated).toHaveLength(MAX_VICTIMS_PER_SCALE_IN);
     expect(fleet.desired).toBe(450 - MAX_VICTIMS_PER_SCALE_IN);
+    // The decision log keeps the entry small: the first 20 instance ids and the count.
+    const logged = (await readActivity(deps.doc, tableName, 'default')).lastDecision!;
+    expect(logged.victims).toHaveLength(20);
+    expect(logged.victimCount).toBe(MAX_VICTIMS_PER_SCALE_IN);
     clock.advance(1);
     await run(RECONCILE_INPUT);
     clock.advance(1);
@@ -326,13 +330,15 @@ describe('state machine: stale activity version', () => {
 
   it('does not observe again when the newer claim already asks for at least its target (covered)', async () => {
     // Our decision: 1 queued + headroom 1 -> desired 2. The competing scale-out claims 3.
-    const { result, observed, fleet, deps, tableName } = await withCompetingClaims(1, 3);
+    const { result, observed, fleet, deps, tableName, metrics } = await withCompetingClaims(1, 3);
     expect(observed).toBe(1);
     expect(result.status).toBe('SUCCEEDED');
     expect(result.output).toMatchObject({ outcome: 'covered', applied: { applied: false, stale: false, covered: true, version: 1 } });
     // Applying the competing claim is its owner's job: this execution made no Auto Scaling call.
     expect(fleet.desiredHistory).toEqual([]);
-    expect((await readActivity(deps.doc, tableName, 'default')).lastDecision).toMatchObject({ applied: false, stale: false });
+    // Nothing to show in the decision log: the competing claim's execution records the act; the metric counts this one.
+    expect((await readActivity(deps.doc, tableName, 'default')).decisions).toEqual([]);
+    expect(metrics.total('DecisionCovered')).toBe(1);
   });
 
   it('re-observes when the newer claim asks for less than its target', async () => {
