@@ -24,8 +24,21 @@ export interface GroupState {
   instances: GroupInstance[];
 }
 
+export interface DescribeOptions {
+  /**
+   * false: skip what Auto Scaling does not say itself (market and launch time
+   * come from EC2 in AWS); every instance then reads as on-demand, launched
+   * now. Only for an observation that lists no
+   * runners: every instance is booting there and neither field is looked at.
+   * Default true.
+   */
+  instanceDetails?: boolean;
+}
+
 export interface ScalingGroupPort {
-  describe(): Promise<GroupState>;
+  describe(options?: DescribeOptions): Promise<GroupState>;
+  /** The group with every instance's market and launch time filled in (a group described with details is returned as it is). */
+  withInstanceDetails(group: GroupState): Promise<GroupState>;
   setDesiredCapacity(desired: number): Promise<void>;
   /** Terminates one chosen instance; with `decrement` the desired capacity drops by one. */
   terminateInstance(instanceId: string, decrement: boolean): Promise<void>;

@@ -126,6 +126,11 @@ export class SimulatedFleet implements ScalingGroupPort {
     this.converge();
   }
 
+  /** Always with market and launch time: they are known here without another call. */
+  async withInstanceDetails(group: GroupState): Promise<GroupState> {
+    return group;
+  }
+
   async describe(): Promise<GroupState> {
     return {
       name: this.name,

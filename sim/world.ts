@@ -440,6 +440,8 @@ export class World {
         this.stats.scaleApiCalls += 1;
         return fleet.describe();
       },
+      // Market and launch time come with describe() here; in AWS they are an EC2 call, not a scaling call.
+      withInstanceDetails: (group: GroupState) => fleet.withInstanceDetails(group),
       setDesiredCapacity: async (desired: number) => {
         this.stats.scaleApiCalls += 1;
         await fleet.setDesiredCapacity(desired);

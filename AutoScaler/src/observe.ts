@@ -27,12 +27,15 @@ export async function observe(deps: AutoScalerDeps, input: ObserveInput): Promis
   const { doc, tableName, pool, scalingGroup, clock, metrics } = deps;
   return classifyErrors('Observe', async () => {
     const activity = await readActivity(doc, tableName, pool);
-    const [ledger, group] = await Promise.all([countOpenJobs(doc, tableName, pool), scalingGroup.describe()]);
+    // First the group without EC2's instance details: in a burst nothing more is needed, and EC2's
+    // Describe* rate limit is shared with everything else in the account.
+    const [ledger, bare] = await Promise.all([countOpenJobs(doc, tableName, pool), scalingGroup.describe({ instanceDetails: false })]);
     // GitHub's rate budget is spent only where the decision depends on it (see needsRunnerList).
     const now = clock.now();
-    const listRunners = needsRunnerList({ now, group, ledger, activity }, input.settings);
+    const listRunners = needsRunnerList({ now, group: bare, ledger, activity }, input.settings);
     if (!listRunners) metrics?.addMetric('RunnerListSkipped', 'Count', 1);
-    const runners = listRunners ? await listRunnersOrNull(deps) : null;
+    // Only a decision that can scale in looks at markets and launch times (victim order, boot timeout).
+    const [runners, group] = listRunners ? await Promise.all([listRunnersOrNull(deps), scalingGroup.withInstanceDetails(bare)]) : [null, bare];
     const observation = buildObservation({ now, group, runners, ledger, activity }, input.settings.bootTimeoutSeconds);
     metrics?.addMetric('Queued', 'Count', ledger.queued);
     metrics?.addMetric('InProgress', 'Count', ledger.inProgress);

@@ -6,7 +6,7 @@ import {
   type AutoScalingClientConfig,
 } from '@aws-sdk/client-auto-scaling';
 import { DescribeInstancesCommand, EC2Client, type EC2ClientConfig } from '@aws-sdk/client-ec2';
-import type { GroupInstance, GroupState, ScalingGroupPort } from '../ports';
+import type { DescribeOptions, GroupInstance, GroupState, ScalingGroupPort } from '../ports';
 
 /**
  * ScalingGroupPort over the Auto Scaling API. Group instances do not say
@@ -95,35 +95,42 @@ export class AutoScalingGroupBase implements ScalingGroupPort {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async describe(): Promise<GroupState> {
-    if (!this.instanceDetails) throw new Error('AutoScalingGroupBase.describe needs an EC2 instance lookup (see ec2InstanceDetails)');
+  async describe(options: DescribeOptions = {}): Promise<GroupState> {
+    const withDetails = options.instanceDetails ?? true;
     const { AutoScalingGroups } = await this.autoScaling.send(
       new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [this.groupName] }),
     );
     const group = AutoScalingGroups?.find((g) => g.AutoScalingGroupName === this.groupName);
     if (!group) throw new ScalingGroupNotFoundError(this.groupName);
-    const members = group.Instances ?? [];
-    const details = await this.instanceDetails(members.map((i) => i.InstanceId).filter((id): id is string => Boolean(id)));
-    const instances: GroupInstance[] = members
-      .filter((i) => i.InstanceId)
-      .map((i) => {
-        const detail = details.get(i.InstanceId as string);
-        return {
-          instanceId: i.InstanceId as string,
-          lifecycleState: String(i.LifecycleState ?? 'Pending'),
-          // Not yet visible to EC2 (just launched): on-demand is the safe assumption, it only ranks it last as a victim.
-          market: detail?.spot ? 'spot' : 'on-demand',
-          launchTime: detail?.launchTime ?? new Date(this.now()).toISOString(),
-          protectedFromScaleIn: Boolean(i.ProtectedFromScaleIn),
-          ...(i.InstanceType ? { instanceType: i.InstanceType } : {}),
-        };
-      });
-    return {
+    const bare: GroupState = {
       name: this.groupName,
       desired: group.DesiredCapacity ?? 0,
       min: group.MinSize ?? 0,
       max: group.MaxSize ?? 0,
-      instances,
+      instances: (group.Instances ?? [])
+        .filter((i) => i.InstanceId)
+        .map((i) => ({
+          instanceId: i.InstanceId as string,
+          lifecycleState: String(i.LifecycleState ?? 'Pending'),
+          market: 'on-demand',
+          launchTime: new Date(this.now()).toISOString(),
+          protectedFromScaleIn: Boolean(i.ProtectedFromScaleIn),
+          ...(i.InstanceType ? { instanceType: i.InstanceType } : {}),
+        })),
+    };
+    return withDetails ? this.withInstanceDetails(bare) : bare;
+  }
+
+  async withInstanceDetails(group: GroupState): Promise<GroupState> {
+    if (!this.instanceDetails) throw new Error('AutoScalingGroupBase needs an EC2 instance lookup for instance details (see ec2InstanceDetails)');
+    const details = await this.instanceDetails(group.instances.map((i) => i.instanceId));
+    return {
+      ...group,
+      instances: group.instances.map((instance): GroupInstance => {
+        const detail = details.get(instance.instanceId);
+        // Not yet visible to EC2 (just launched): on-demand is the safe assumption, it only ranks it last as a victim.
+        return { ...instance, market: detail?.spot ? 'spot' : 'on-demand', launchTime: detail?.launchTime ?? instance.launchTime };
+      }),
     };
   }
 

@@ -63,6 +63,28 @@ describeWithTool('moto_server', 'Auto Scaling adapter against moto_server', (mot
     expect(instance.market).toBe(lifecycle === 'spot' ? 'spot' : 'on-demand');
   });
 
+  it('describes without EC2 when asked to, and fills in markets and launch times afterwards with EC2 alone', async () => {
+    const calls: string[] = [];
+    const count = (service: string) => (next: any, context: any) => async (args: any) => {
+      calls.push(`${service}:${String(context.commandName).replace(/Command$/, '')}`);
+      return next(args);
+    };
+    clients.autoScaling.middlewareStack.add(count('autoscaling'), { step: 'initialize', name: 'countCalls' });
+    clients.ec2.middlewareStack.add(count('ec2'), { step: 'initialize', name: 'countCalls' });
+    try {
+      const bare = await adapter.describe({ instanceDetails: false });
+      expect(calls).toEqual(['autoscaling:DescribeAutoScalingGroups']);
+      expect(bare.instances.every((i) => i.market === 'on-demand')).toBe(true);
+      calls.length = 0;
+      const detailed = await adapter.withInstanceDetails(bare);
+      expect(calls).toEqual(['ec2:DescribeInstances']);
+      expect(detailed).toEqual(await adapter.describe());
+    } finally {
+      clients.autoScaling.middlewareStack.remove('countCalls');
+      clients.ec2.middlewareStack.remove('countCalls');
+    }
+  });
+
   it('scales out with SetDesiredCapacity', async () => {
     await adapter.setDesiredCapacity(4);
     const group = await adapter.describe();

@@ -48,6 +48,8 @@ describe('state machine: workflow_job events', () => {
     expect(results[4].output.decision).toMatchObject({ target: 6, desired: 6 });
     expect(fleet.desired).toBe(6);
     expect(fleet.desiredHistory).toEqual([2, 3, 4, 5, 6]);
+    // A burst needs neither GitHub's runner list nor EC2's instance details.
+    expect(fleet.detailLookups).toBe(0);
     expect(await countOpenJobs(deps.doc, tableName, 'default')).toEqual({ queued: 5, inProgress: 0 });
     const activity = await readActivity(deps.doc, tableName, 'default');
     expect(activity.version).toBe(5);
@@ -102,7 +104,10 @@ describe('state machine: workflow_job events', () => {
     expect(fleet.desired).toBe(3);
 
     clock.advance(301);
+    const lookupsBefore = fleet.detailLookups;
     const scaled = await run(RECONCILE_INPUT);
+    // Victims are chosen by market and age: this observation asked for the instance details.
+    expect(fleet.detailLookups).toBeGreaterThan(lookupsBefore);
     expect(scaled.output).toMatchObject({ outcome: 'scaled_in', decision: { action: 'scale_in', target: 1 } });
     // Demand is 1 (job 1 running on `first`): both idle runners go, spot before on-demand; the busy one stays.
     // (Victims are removed several at a time, so the terminations' own order is not the victims' order.)

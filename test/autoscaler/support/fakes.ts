@@ -79,6 +79,15 @@ export class FakeFleet implements ScalingGroupPort {
     return Math.max(0, ...this.desiredHistory);
   }
 
+  /** How many times instance details were asked for (EC2 DescribeInstances in AWS). */
+  detailLookups = 0;
+
+  /** Its describe() always has market and launch time; the lookup is only counted. */
+  async withInstanceDetails(group: GroupState): Promise<GroupState> {
+    this.detailLookups += 1;
+    return group;
+  }
+
   async describe(): Promise<GroupState> {
     await tick();
     this.faults.check('describe');
