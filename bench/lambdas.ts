@@ -18,6 +18,11 @@ export interface LambdaFigures {
   function: string;
   bytes: number;
   kb: number;
+  /** Of the bundle: the product's own code, and the npm packages it bundles (from esbuild's metafile, dist/composition.json). */
+  ownKb: number;
+  libraryKb: number;
+  /** The three largest packages, KB. */
+  largestLibraries: Array<{ name: string; kb: number }>;
   coldInitMs: number;
   coldInitRunsMs: number[];
   underSizeGoal: boolean;
@@ -32,6 +37,12 @@ export interface LambdasResult {
   nodeStartupMs: number;
   functions: LambdaFigures[];
   allUnderGoals: boolean;
+}
+
+interface BundleComposition {
+  ownBytes: number;
+  libraryBytes: number;
+  libraries: Record<string, number>;
 }
 
 export interface LambdasOptions {
@@ -163,6 +174,8 @@ export async function benchLambdas(options: LambdasOptions = {}): Promise<Lambda
     built = true;
   }
   const sizes = JSON.parse(readFileSync(join(ROOT, 'dist', 'sizes.json'), 'utf8')) as Record<string, number>;
+  const compositionFile = join(ROOT, 'dist', 'composition.json');
+  const compositions = (existsSync(compositionFile) ? JSON.parse(readFileSync(compositionFile, 'utf8')) : {}) as Record<string, BundleComposition>;
   const environments = templateEnvironments();
   const functions: LambdaFigures[] = [];
   for (const name of Object.keys(sizes).sort()) {
@@ -173,10 +186,17 @@ export async function benchLambdas(options: LambdasOptions = {}): Promise<Lambda
     const times: number[] = [];
     for (let i = 0; i < runs; i += 1) times.push(await coldInit(bundle, env));
     const coldInitMs = round(median(times));
+    const composition = compositions[name];
+    if (!composition) throw new Error(`dist/composition.json has no ${name}: run npm run build`);
     functions.push({
       function: name,
       bytes,
       kb: round(bytes / 1024, 1),
+      ownKb: round(composition.ownBytes / 1024, 1),
+      libraryKb: round(composition.libraryBytes / 1024, 1),
+      largestLibraries: Object.entries(composition.libraries)
+        .slice(0, 3)
+        .map(([library, libraryBytes]) => ({ name: library, kb: round(libraryBytes / 1024, 1) })),
       coldInitMs,
       coldInitRunsMs: times.map((t) => round(t)),
       underSizeGoal: bytes < MAX_BYTES,

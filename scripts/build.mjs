@@ -213,15 +213,35 @@ export function lambdaBuildOptions(entry, outfile) {
   };
 }
 
-/** Builds the functions (all, or those named), writes dist/sizes.json (bytes per function) and returns it. */
+/**
+ * Bytes of one bundle by origin, from esbuild's metafile: the product's own
+ * sources (with the stand-ins in scripts/), and each npm package (a plugin's
+ * virtual module counts under the package it replaces).
+ */
+export function bundleComposition(metafile) {
+  const output = Object.values(metafile.outputs).find((o) => o.entryPoint) ?? Object.values(metafile.outputs)[0];
+  let own = 0;
+  const libraries = {};
+  for (const [path, { bytesInOutput }] of Object.entries(output.inputs)) {
+    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path)?.[1] ?? (path.includes(':') ? path.split(':').pop() : undefined);
+    if (pkg && !path.startsWith('scripts/')) libraries[pkg] = (libraries[pkg] ?? 0) + bytesInOutput;
+    else own += bytesInOutput;
+  }
+  const libraryBytes = Object.values(libraries).reduce((a, b) => a + b, 0);
+  return { ownBytes: own, libraryBytes, libraries: Object.fromEntries(Object.entries(libraries).sort(([, a], [, b]) => b - a)) };
+}
+
+/** Builds the functions (all, or those named), writes dist/sizes.json (bytes per function) and dist/composition.json, and returns the sizes. */
 export async function buildLambdas({ only = [], analyze = false, log = console.log } = {}) {
   const sizes = {};
+  const compositions = {};
   for (const { stack, name, entry, outdir } of lambdaEntries()) {
     if (only.length && !only.includes(name)) continue;
     mkdirSync(outdir, { recursive: true });
     const result = await build(lambdaBuildOptions(entry, join(outdir, 'index.js')));
     const bytes = statSync(join(outdir, 'index.js')).size;
     sizes[`${stack}/${name}`] = bytes;
+    compositions[`${stack}/${name}`] = bundleComposition(result.metafile);
     log(`${relative(root, join(outdir, 'index.js'))}  ${(bytes / 1024).toFixed(1)} KB`);
     if (analyze) log(await analyzeMetafile(result.metafile, { verbose: false }));
   }
@@ -231,6 +251,10 @@ export async function buildLambdas({ only = [], analyze = false, log = console.l
   const previous = only.length && existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
   const all = { ...previous, ...sizes };
   writeFileSync(file, JSON.stringify(Object.fromEntries(Object.entries(all).sort(([a], [b]) => a.localeCompare(b))), null, 2) + '\n');
+  const compositionFile = join(root, 'dist', 'composition.json');
+  const previousCompositions = only.length && existsSync(compositionFile) ? JSON.parse(readFileSync(compositionFile, 'utf8')) : {};
+  const allCompositions = { ...previousCompositions, ...compositions };
+  writeFileSync(compositionFile, JSON.stringify(Object.fromEntries(Object.entries(allCompositions).sort(([a], [b]) => a.localeCompare(b))), null, 2) + '\n');
   return all;
 }
 
