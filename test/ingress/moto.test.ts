@@ -1,7 +1,6 @@
 import { CreateEventBusCommand, EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
 import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DeleteParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { build } from 'esbuild';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -169,18 +168,11 @@ describeWithTool('moto_server', 'webhook ingress against moto_server (SSM Secure
     beforeAll(async () => {
       outdir = mkdtempSync(join(tmpdir(), 'webhook-bundle-'));
       bundle = join(outdir, 'index.js');
-      await build({
-        entryPoints: [join(root, 'Infrastructure/functions/webhook/handler.ts')],
-        outfile: bundle,
-        bundle: true,
-        minify: true,
-        platform: 'node',
-        target: 'node22',
-        format: 'cjs',
-        legalComments: 'none',
-        mainFields: ['module', 'main'],
-        logLevel: 'error',
-      });
+      // The product's own esbuild options and plugins (scripts/build.mjs), so this runs the bundle `npm run build` ships.
+      const script = `const { build } = await import('esbuild');
+        const { lambdaBuildOptions } = await import(${JSON.stringify(join(root, 'scripts', 'build.mjs'))});
+        await build({ ...lambdaBuildOptions(process.argv[1], process.argv[2]), metafile: false });`;
+      await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script, join(root, 'Infrastructure/functions/webhook/handler.ts'), bundle], { cwd: root });
     }, 60000);
 
     afterAll(() => rmSync(outdir, { recursive: true, force: true }));
