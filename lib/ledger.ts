@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { batchGetItems } from './batch-get';
 import type { WorkflowJobEvent } from './events';
 import { normalizeLabels } from './labels';
 import {
@@ -286,27 +287,6 @@ async function* openJobKeyPages(
     yield { keys: page.Items ?? [], count: page.Count ?? 0 };
     startKey = page.LastEvaluatedKey;
   } while (startKey);
-}
-
-/** BatchGetItem takes at most this many keys. */
-const BATCH_GET_LIMIT = 100;
-/** Rounds for keys BatchGetItem hands back unprocessed (throttling) before giving up. */
-const BATCH_GET_ROUNDS = 6;
-
-/** The items of `pks` (consistent reads), in no particular order; keys with no item are left out. */
-async function batchGetItems(doc: DynamoDBDocumentClient, tableName: string, pks: string[]): Promise<Array<Record<string, any>>> {
-  const items: Array<Record<string, any>> = [];
-  for (let offset = 0; offset < pks.length; offset += BATCH_GET_LIMIT) {
-    let pending: Array<Record<string, unknown>> = pks.slice(offset, offset + BATCH_GET_LIMIT).map((pk) => ({ [TABLE_KEY]: pk }));
-    for (let round = 0; pending.length > 0; round++) {
-      if (round === BATCH_GET_ROUNDS) throw new Error(`${pending.length} open job item(s) still unprocessed after ${round} BatchGetItem rounds (throttled)`);
-      if (round > 0) await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** round));
-      const page = await doc.send(new BatchGetCommand({ RequestItems: { [tableName]: { Keys: pending, ConsistentRead: true } } }));
-      items.push(...(page.Responses?.[tableName] ?? []));
-      pending = page.UnprocessedKeys?.[tableName]?.Keys ?? [];
-    }
-  }
-  return items;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { batchGetItems } from './batch-get';
 import { isDeepStrictEqual } from 'node:util';
 import { keys } from './table';
 import { DEFAULT_SETTINGS, resolveSettings, settingsSchema, type ResolvedSettings, type Settings } from './settings';
@@ -25,24 +26,13 @@ export class SettingsConflictError extends Error {
   }
 }
 
-/** BatchGetItem hands back unprocessed keys under throttling: this many rounds before giving up. */
-const SETTINGS_READ_ROUNDS = 5;
-
 /**
  * The three settings items in one BatchGetItem (consistent reads): it is read
  * by every execution, so one request instead of three.
  */
 async function readSettingsItems(doc: DynamoDBDocumentClient, tableName: string, pool: string): Promise<Map<string, Record<string, unknown>>> {
-  const found = new Map<string, Record<string, unknown>>();
-  let pending: Array<Record<string, unknown>> = [keys.settings(pool), keys.lastValidSettings(pool), keys.legacyCooldown].map((pk) => ({ pk }));
-  for (let round = 0; pending.length > 0; round++) {
-    if (round === SETTINGS_READ_ROUNDS) throw new Error(`settings of pool "${pool}": ${pending.length} item(s) still unprocessed after ${round} BatchGetItem rounds (throttled)`);
-    if (round > 0) await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** round));
-    const page = await doc.send(new BatchGetCommand({ RequestItems: { [tableName]: { Keys: pending, ConsistentRead: true } } }));
-    for (const item of page.Responses?.[tableName] ?? []) found.set(String(item.pk), item);
-    pending = page.UnprocessedKeys?.[tableName]?.Keys ?? [];
-  }
-  return found;
+  const items = await batchGetItems(doc, tableName, [keys.settings(pool), keys.lastValidSettings(pool), keys.legacyCooldown]);
+  return new Map(items.map((item) => [String(item.pk), item]));
 }
 
 export async function readSettings(doc: DynamoDBDocumentClient, tableName: string, pool: string): Promise<StoredSettings> {
