@@ -19,12 +19,13 @@ function throttle(keep: number, times: number): () => void {
   let answers = 0;
   dynamo.client.middlewareStack.add(
     (next) => async (args) => {
-      const result = (await next(args)) as { output: any };
+      const result = await next(args);
+      const output = result.output as { Responses?: Record<string, any[]>; UnprocessedKeys?: unknown };
       if (answers++ >= times) return result;
-      const responses: any[] = result.output.Responses?.[table] ?? [];
+      const responses = output.Responses?.[table] ?? [];
       const handedBack = responses.slice(keep).map((item) => ({ pk: item.pk }));
-      result.output.Responses[table] = responses.slice(0, keep);
-      result.output.UnprocessedKeys = handedBack.length ? { [table]: { Keys: handedBack, ConsistentRead: true } } : {};
+      output.Responses = { ...output.Responses, [table]: responses.slice(0, keep) };
+      output.UnprocessedKeys = handedBack.length ? { [table]: { Keys: handedBack, ConsistentRead: true } } : {};
       return result;
     },
     { step: 'initialize', name: 'throttleBatchGet' },

@@ -11,3 +11,12 @@ it('eslint reports no problem anywhere in the repository', async () => {
   expect(`${result.stdout ?? ''}${result.stderr ?? ''}`.trim()).toBe('');
   expect(result.code ?? 0).toBe(0);
 }, 120_000);
+
+/** `npm run typecheck` too: jest's swc transform strips types without checking them. */
+it('tsc reports no type error anywhere in the project', async () => {
+  const root = join(__dirname, '..');
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const result: { stdout?: string; stderr?: string; code?: number } = await promisify(execFile)(process.execPath, [tsc, '-p', '.'], { cwd: root }).catch((error) => error);
+  expect(`${result.stdout ?? ''}${result.stderr ?? ''}`.trim()).toBe('');
+  expect(result.code ?? 0).toBe(0);
+}, 180_000);
