@@ -300,7 +300,7 @@ export async function listOpenJobs(doc: DynamoDBDocumentClient, tableName: strin
   for (const status of OPEN_JOB_STATUSES) {
     for await (const page of openJobKeyPages(doc, tableName, pool, status)) for (const key of page.keys) pks.add(String(key[TABLE_KEY]));
   }
-  const jobs = (await batchGetItems(doc, tableName, [...pks])).map(jobFromItem).filter((job) => job.status !== 'completed' && job.pool === pool);
+  const jobs = (await batchGetItems(doc, tableName, [...pks])).map(jobFromItem).filter((job) => job.status !== 'completed');
   return jobs.sort((a, b) => a.queuedAt.localeCompare(b.queuedAt) || a.jobId - b.jobId);
 }
 
