@@ -1,0 +1,157 @@
+/**
+ * What the Runners stack's lifecycle custom resource decides, free of AWS: the
+ * ports it needs, which Delete empties the group, and what one round of
+ * emptying does. Runners/src/group-lifecycle-handler.ts runs it; the AWS side
+ * is Runners/src/group-lifecycle-aws.ts.
+ *
+ * Why it exists (issue 13, defects 3 and 8):
+ * - Every instance is protected from scale-in and an idle JIT runner never
+ *   exits. CloudFormation deletes an Auto Scaling group by setting its sizes to
+ *   0 and waiting for the instances to go (docs.aws.amazon.com/autoscaling/ec2/
+ *   userguide/as-process-shutdown.html); a scale-in leaves protected instances
+ *   running ("Could not scale to desired capacity because all remaining
+ *   instances are protected from scale-in", ec2-auto-scaling-instance-
+ *   protection.html; seen as a hung stack deletion in aws/aws-cdk#14732 and
+ *   buildkite/elastic-ci-stack-for-aws#927). So before CloudFormation deletes
+ *   the group, this removes the protection and terminates the instances.
+ * - AZRebalance launches a replacement before it terminates the instance it
+ *   moves (AutoScalingBehavior: "Auto Scaling always launches new instances
+ *   before attempting to terminate old ones"), and runners that leave with
+ *   decrement unbalance the zones all the time. Every instance is protected, so
+ *   the old one is never terminated: the group keeps an extra instance (up to
+ *   10 % above its maximum) that registers as a runner nobody asked for.
+ *   CloudFormation has no property for a group's suspended processes outside
+ *   UpdatePolicy (aws-cloudformation/cloudformation-coverage-roadmap#2429;
+ *   cfn-lint 1.51's schema of AWS::AutoScaling::AutoScalingGroup has none), so
+ *   Create and Update suspend it through the API.
+ */
+
+/** Processes suspended on Create and Update. */
+export const SUSPENDED_PROCESSES = ['AZRebalance'] as const;
+
+export interface GroupMember {
+  instanceId: string;
+  lifecycleState: string;
+  protectedFromScaleIn: boolean;
+}
+
+export interface GroupSnapshot {
+  name: string;
+  min: number;
+  max: number;
+  desired: number;
+  newInstancesProtectedFromScaleIn: boolean;
+  suspendedProcesses: string[];
+  instances: GroupMember[];
+}
+
+/** The one Auto Scaling group the resource names. */
+export interface GroupLifecyclePort {
+  /** undefined when the group does not exist (never created, or already deleted). */
+  describe(): Promise<GroupSnapshot | undefined>;
+  suspendProcesses(processes: readonly string[]): Promise<void>;
+  /** MinSize = MaxSize = DesiredCapacity = 0 and new instances unprotected. */
+  close(): Promise<void>;
+  removeProtection(instanceIds: string[]): Promise<void>;
+  /** Terminates one instance without decrementing (the desired capacity is already 0). */
+  terminate(instanceId: string): Promise<void>;
+}
+
+export interface StackStatusPort {
+  /** The stack's status (DELETE_IN_PROGRESS, ...), or undefined when CloudFormation does not know the stack. */
+  status(stackId: string): Promise<string | undefined>;
+}
+
+/**
+ * Which Delete empties the group. CloudFormation also sends Delete when only
+ * this resource goes while the group stays: an update that removes or
+ * replaces it (UPDATE_COMPLETE_CLEANUP_IN_PROGRESS), or the rollback of the
+ * update that added it (UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS).
+ * Terminating then would kill busy runners of a live pool, so only a stack
+ * deletion and the rollback of a failed stack creation (ROLLBACK_IN_PROGRESS),
+ * where the group is deleted right after this resource, empty it.
+ */
+export type DeleteIntent = 'empty-group' | 'leave-group';
+
+export function deleteIntent(stackStatus: string | undefined): DeleteIntent {
+  return stackStatus === 'DELETE_IN_PROGRESS' || stackStatus === 'ROLLBACK_IN_PROGRESS' ? 'empty-group' : 'leave-group';
+}
+
+/** States an instance leaves the group through; nothing more to do for it. */
+const LEAVING = /^(Terminating|Terminated|Detaching|Detached)/;
+/** States TerminateInstanceInAutoScalingGroup acts on; Pending ones finish their launch hook first. */
+const TERMINABLE = new Set(['InService', 'Standby']);
+
+export interface Round {
+  /** The sizes are not yet 0, or new instances would still be protected. */
+  close: boolean;
+  /** Protected instances that are not leaving (SetInstanceProtection: at most 50 per call, batched by the adapter). */
+  removeProtection: string[];
+  terminate: string[];
+  /** Nothing left that CloudFormation's own "set to 0 and wait" could not finish. */
+  done: boolean;
+}
+
+/**
+ * One round of emptying. Closing comes first so that no terminated instance is
+ * replaced and nobody can scale the group out again (MaxSize 0); protection is
+ * removed so that CloudFormation's own deletion can terminate whatever is left
+ * (a Pending instance that reaches InService later); InService and Standby
+ * instances are terminated now rather than left to the group. Done when no
+ * instance is protected and none is in service: what remains is leaving, or
+ * pending and unprotected, which a group of size 0 terminates by itself.
+ */
+export function planRound(group: GroupSnapshot): Round {
+  const close = group.min !== 0 || group.max !== 0 || group.desired !== 0 || group.newInstancesProtectedFromScaleIn;
+  const staying = group.instances.filter((i) => !LEAVING.test(i.lifecycleState));
+  const removeProtection = staying.filter((i) => i.protectedFromScaleIn).map((i) => i.instanceId);
+  const terminate = staying.filter((i) => TERMINABLE.has(i.lifecycleState)).map((i) => i.instanceId);
+  return { close, removeProtection, terminate, done: !close && removeProtection.length === 0 && terminate.length === 0 };
+}
+
+export interface EmptyGroupOptions {
+  /** Epoch ms by which the caller must have answered CloudFormation. */
+  deadline: number;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  log?: (message: string, details?: Record<string, unknown>) => void;
+}
+
+export type EmptyGroupResult =
+  | { outcome: 'emptied' | 'already-gone'; rounds: number }
+  /** protectedLeft: instances still protected as far as is known; none means CloudFormation's own deletion can finish. */
+  | { outcome: 'timed-out'; rounds: number; protectedLeft: string[]; lastError?: string };
+
+/**
+ * Rounds of planRound until done or the deadline. An AWS fault within a round
+ * (the SDK has already retried it) is logged and the round is tried again
+ * after a backoff: every action is idempotent, and the next describe shows
+ * what actually happened.
+ */
+export async function emptyGroup(port: GroupLifecyclePort, options: EmptyGroupOptions): Promise<EmptyGroupResult> {
+  const now = options.now ?? Date.now;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const log = options.log ?? (() => undefined);
+  let lastError: string | undefined;
+  let protectedLeft: string[] = [];
+  for (let round = 1; ; round += 1) {
+    try {
+      const group = await port.describe();
+      if (!group) return { outcome: round === 1 ? 'already-gone' : 'emptied', rounds: round };
+      const plan = planRound(group);
+      protectedLeft = plan.removeProtection;
+      if (plan.done) return { outcome: 'emptied', rounds: round };
+      log('emptying the runner group', { round, close: plan.close, removeProtection: plan.removeProtection, terminate: plan.terminate });
+      if (plan.close) await port.close();
+      if (plan.removeProtection.length) await port.removeProtection(plan.removeProtection);
+      protectedLeft = [];
+      for (const instanceId of plan.terminate) await port.terminate(instanceId);
+    } catch (error) {
+      lastError = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      log('a round of emptying the runner group failed; trying again', { round, error: lastError });
+    }
+    const wait = Math.min(15_000, 1_000 * 1.5 ** (round - 1));
+    if (now() + wait >= options.deadline) return { outcome: 'timed-out', rounds: round, protectedLeft, ...(lastError ? { lastError } : {}) };
+    await sleep(wait);
+  }
+}
