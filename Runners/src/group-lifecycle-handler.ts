@@ -117,7 +117,7 @@ export function createGroupLifecycleHandler(depsOrFactory: GroupLifecycleDeps | 
         status: 'FAILED',
         physicalResourceId,
         reason:
-          `${result.protectedLeft.length} instance(s) of ${groupName} are still protected from scale-in ` +
+          `${result.protectedLeft.length} instance(s) of ${groupName} are still protected from scale-in or still launching ` +
           `(${result.protectedLeft.join(', ')})${result.lastError ? `; last error: ${result.lastError}` : ''}. ` +
           'Delete the stack again, or remove their scale-in protection and retry.',
       };

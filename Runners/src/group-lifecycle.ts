@@ -79,34 +79,47 @@ export function deleteIntent(stackStatus: string | undefined): DeleteIntent {
 
 /** States an instance leaves the group through; nothing more to do for it. */
 const LEAVING = /^(Terminating|Terminated|Detaching|Detached)/;
-/** States TerminateInstanceInAutoScalingGroup acts on; Pending ones finish their launch hook first. */
+/**
+ * SetInstanceProtection refuses other states ("The instance ... is not in
+ * InService or EnteringStandby or Standby", as reported in
+ * infrahouse/infrahouse-toolkit#223 and guardian/riff-raff#510).
+ */
+const PROTECTION_STATES = new Set(['InService', 'EnteringStandby', 'Standby']);
+/** States TerminateInstanceInAutoScalingGroup is sent for; a Pending instance finishes its launch hook first. */
 const TERMINABLE = new Set(['InService', 'Standby']);
 
 export interface Round {
   /** The sizes are not yet 0, or new instances would still be protected. */
   close: boolean;
-  /** Protected instances that are not leaving (SetInstanceProtection: at most 50 per call, batched by the adapter). */
+  /** Protected instances whose protection can be removed now (at most 50 per call, batched by the adapter). */
   removeProtection: string[];
   terminate: string[];
+  /** Instances to wait for: protected and still launching, or entering standby. */
+  waitFor: string[];
   /** Nothing left that CloudFormation's own "set to 0 and wait" could not finish. */
   done: boolean;
 }
 
 /**
  * One round of emptying. Closing comes first so that no terminated instance is
- * replaced and nobody can scale the group out again (MaxSize 0); protection is
- * removed so that CloudFormation's own deletion can terminate whatever is left
- * (a Pending instance that reaches InService later); InService and Standby
- * instances are terminated now rather than left to the group. Done when no
- * instance is protected and none is in service: what remains is leaving, or
- * pending and unprotected, which a group of size 0 terminates by itself.
+ * replaced and nobody can scale the group out again (MaxSize 0). Protection is
+ * removed so that CloudFormation's own deletion can terminate whatever is left,
+ * should a termination below fail. InService and Standby instances are
+ * terminated now rather than left to the group. An instance still in its launch
+ * hook (Pending:Wait, at most the hook's heartbeat) can be neither unprotected
+ * nor terminated: the next rounds wait for it to come into service. Done when
+ * everything left is leaving, or launching unprotected (a group of size 0
+ * terminates that by itself).
  */
 export function planRound(group: GroupSnapshot): Round {
   const close = group.min !== 0 || group.max !== 0 || group.desired !== 0 || group.newInstancesProtectedFromScaleIn;
   const staying = group.instances.filter((i) => !LEAVING.test(i.lifecycleState));
-  const removeProtection = staying.filter((i) => i.protectedFromScaleIn).map((i) => i.instanceId);
+  const removeProtection = staying.filter((i) => i.protectedFromScaleIn && PROTECTION_STATES.has(i.lifecycleState)).map((i) => i.instanceId);
   const terminate = staying.filter((i) => TERMINABLE.has(i.lifecycleState)).map((i) => i.instanceId);
-  return { close, removeProtection, terminate, done: !close && removeProtection.length === 0 && terminate.length === 0 };
+  const waitFor = staying
+    .filter((i) => !TERMINABLE.has(i.lifecycleState) && (i.protectedFromScaleIn || i.lifecycleState === 'EnteringStandby'))
+    .map((i) => i.instanceId);
+  return { close, removeProtection, terminate, waitFor, done: !close && removeProtection.length + terminate.length + waitFor.length === 0 };
 }
 
 export interface EmptyGroupOptions {
@@ -119,7 +132,7 @@ export interface EmptyGroupOptions {
 
 export type EmptyGroupResult =
   | { outcome: 'emptied' | 'already-gone'; rounds: number }
-  /** protectedLeft: instances still protected as far as is known; none means CloudFormation's own deletion can finish. */
+  /** protectedLeft: instances still protected (or launching protected) as far as is known; none means CloudFormation's own deletion can finish. */
   | { outcome: 'timed-out'; rounds: number; protectedLeft: string[]; lastError?: string };
 
 /**
@@ -139,12 +152,12 @@ export async function emptyGroup(port: GroupLifecyclePort, options: EmptyGroupOp
       const group = await port.describe();
       if (!group) return { outcome: round === 1 ? 'already-gone' : 'emptied', rounds: round };
       const plan = planRound(group);
-      protectedLeft = plan.removeProtection;
+      protectedLeft = [...plan.removeProtection, ...plan.waitFor];
       if (plan.done) return { outcome: 'emptied', rounds: round };
-      log('emptying the runner group', { round, close: plan.close, removeProtection: plan.removeProtection, terminate: plan.terminate });
+      log('emptying the runner group', { round, close: plan.close, removeProtection: plan.removeProtection, terminate: plan.terminate, waitFor: plan.waitFor });
       if (plan.close) await port.close();
       if (plan.removeProtection.length) await port.removeProtection(plan.removeProtection);
-      protectedLeft = [];
+      protectedLeft = plan.waitFor;
       for (const instanceId of plan.terminate) await port.terminate(instanceId);
     } catch (error) {
       lastError = error instanceof Error ? `${error.name}: ${error.message}` : String(error);

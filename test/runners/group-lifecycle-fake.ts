@@ -113,6 +113,10 @@ export class FakeAutoScalingGroup implements GroupLifecyclePort {
 
   async removeProtection(instanceIds: string[]): Promise<void> {
     this.call('removeProtection');
+    const refused = this.instances.find((i) => instanceIds.includes(i.instanceId) && !['InService', 'EnteringStandby', 'Standby'].includes(i.lifecycleState));
+    if (refused) {
+      throw Object.assign(new Error(`The instance ${refused.instanceId} is not in InService or EnteringStandby or Standby.`), { name: 'ValidationError', $fault: 'client' });
+    }
     if (instanceIds.length > 50) throw Object.assign(new Error('at most 50 instance ids'), { name: 'ValidationError', $fault: 'client' });
     for (const instance of this.instances) if (instanceIds.includes(instance.instanceId)) instance.protectedFromScaleIn = false;
   }

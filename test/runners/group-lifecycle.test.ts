@@ -92,15 +92,16 @@ describe('group lifecycle decisions', () => {
     }
   });
 
-  it('closes first, unprotects what stays, terminates what is in service, and is done when nothing protected or in service is left', () => {
+  it('closes first, unprotects and terminates what is in service, waits for protected launches, and is done when only leaving or unprotected launching instances are left', () => {
     const group = { name: GROUP, min: 1, max: 10, desired: 3, newInstancesProtectedFromScaleIn: true, suspendedProcesses: [] };
     const instances = [
       { instanceId: 'i-1', lifecycleState: 'InService', protectedFromScaleIn: true },
       { instanceId: 'i-2', lifecycleState: 'Pending:Wait', protectedFromScaleIn: true },
       { instanceId: 'i-3', lifecycleState: 'Terminating:Wait', protectedFromScaleIn: true },
     ];
-    expect(planRound({ ...group, instances })).toEqual({ close: true, removeProtection: ['i-1', 'i-2'], terminate: ['i-1'], done: false });
+    expect(planRound({ ...group, instances })).toEqual({ close: true, removeProtection: ['i-1'], terminate: ['i-1'], waitFor: ['i-2'], done: false });
     const closed = { ...group, min: 0, max: 0, desired: 0, newInstancesProtectedFromScaleIn: false };
+    expect(planRound({ ...closed, instances: [instances[1], instances[2]] })).toMatchObject({ waitFor: ['i-2'], done: false });
     expect(planRound({ ...closed, instances: [{ ...instances[1], protectedFromScaleIn: false }, instances[2]] }).done).toBe(true);
   });
 });
