@@ -1,4 +1,5 @@
 import {
+  CompleteLifecycleActionCommand,
   DescribeAutoScalingGroupsCommand,
   SetInstanceProtectionCommand,
   SuspendProcessesCommand,
@@ -13,7 +14,8 @@ import type { GroupLifecyclePort, GroupSnapshot, StackStatusPort } from './group
 export const PROTECTION_BATCH = 50;
 
 /** The lifecycle ports over the Auto Scaling and CloudFormation APIs (the role allows exactly these calls, for this group and stack). */
-export function createGroupLifecyclePort(client: AutoScalingClient, groupName: string): GroupLifecyclePort {
+/** launchHookName: the group's launch lifecycle hook; without it, instances held there are waited for instead of abandoned. */
+export function createGroupLifecyclePort(client: AutoScalingClient, groupName: string, launchHookName?: string): GroupLifecyclePort {
   return {
     async describe(): Promise<GroupSnapshot | undefined> {
       const { AutoScalingGroups } = await client.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }));
@@ -50,6 +52,13 @@ export function createGroupLifecyclePort(client: AutoScalingClient, groupName: s
     },
     async terminate(instanceId) {
       await client.send(new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: instanceId, ShouldDecrementDesiredCapacity: false }));
+    },
+    async abandonLaunch(instanceId) {
+      if (!launchHookName) return;
+      // By instance id: the action's token went to the jit-config function's event, not here.
+      await client.send(
+        new CompleteLifecycleActionCommand({ AutoScalingGroupName: groupName, LifecycleHookName: launchHookName, InstanceId: instanceId, LifecycleActionResult: 'ABANDON' }),
+      );
     },
   };
 }

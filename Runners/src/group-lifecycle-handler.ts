@@ -21,7 +21,7 @@ export interface GroupLifecycleLogger {
 }
 
 export interface GroupLifecycleDeps {
-  group(groupName: string): GroupLifecyclePort;
+  group(groupName: string, launchHookName?: string): GroupLifecyclePort;
   stacks: StackStatusPort;
   logger: GroupLifecycleLogger;
   send?: (url: string, response: CustomResourceResponse) => Promise<void>;
@@ -43,7 +43,11 @@ const requestSchema = z.object({
   PhysicalResourceId: z.optional(z.string()),
   ResourceProperties: z.looseObject({}),
 });
-const propertiesSchema = z.looseObject({ AutoScalingGroupName: z.string().check(z.minLength(1), z.maxLength(255)) });
+const propertiesSchema = z.looseObject({
+  AutoScalingGroupName: z.string().check(z.minLength(1), z.maxLength(255)),
+  /** The group's launch lifecycle hook, whose held instances a deletion abandons. */
+  LaunchHookName: z.optional(z.string().check(z.minLength(1), z.maxLength(255))),
+});
 
 type Outcome = { status: 'SUCCESS' | 'FAILED'; physicalResourceId: string; reason?: string; data?: Record<string, string> };
 
@@ -93,7 +97,7 @@ export function createGroupLifecycleHandler(depsOrFactory: GroupLifecycleDeps | 
         if (request.RequestType === 'Delete') return { status: 'SUCCESS', physicalResourceId };
         return { status: 'FAILED', physicalResourceId, reason: 'ResourceProperties.AutoScalingGroupName must name the runner group' };
       }
-      const group = deps.group(groupName);
+      const group = deps.group(groupName, properties.success ? properties.data.LaunchHookName : undefined);
 
       if (request.RequestType !== 'Delete') {
         if (!(await retrying('DescribeAutoScalingGroups', () => group.describe()))) {

@@ -55,6 +55,8 @@ export interface GroupLifecyclePort {
   removeProtection(instanceIds: string[]): Promise<void>;
   /** Terminates one instance without decrementing (the desired capacity is already 0). */
   terminate(instanceId: string): Promise<void>;
+  /** Ends the launch hook of a Pending:Wait instance with ABANDON, which terminates it (CompleteLifecycleAction by instance id). */
+  abandonLaunch(instanceId: string): Promise<void>;
 }
 
 export interface StackStatusPort {
@@ -94,6 +96,8 @@ export interface Round {
   /** Protected instances whose protection can be removed now (at most 50 per call, batched by the adapter). */
   removeProtection: string[];
   terminate: string[];
+  /** Instances held by the launch hook: abandoning the launch terminates them without waiting out the hook's heartbeat. */
+  abandonLaunch: string[];
   /** Instances to wait for: protected and still launching, or entering standby. */
   waitFor: string[];
   /** Nothing left that CloudFormation's own "set to 0 and wait" could not finish. */
@@ -106,8 +110,9 @@ export interface Round {
  * removed so that CloudFormation's own deletion can terminate whatever is left,
  * should a termination below fail. InService and Standby instances are
  * terminated now rather than left to the group. An instance still in its launch
- * hook (Pending:Wait, at most the hook's heartbeat) can be neither unprotected
- * nor terminated: the next rounds wait for it to come into service. Done when
+ * hook (Pending:Wait) can be neither unprotected nor terminated: its launch is
+ * abandoned (the hook's heartbeat may be up to two hours), and the next rounds
+ * wait until it has gone or come into service. Done when
  * everything left is leaving, or launching unprotected (a group of size 0
  * terminates that by itself).
  */
@@ -116,10 +121,11 @@ export function planRound(group: GroupSnapshot): Round {
   const staying = group.instances.filter((i) => !LEAVING.test(i.lifecycleState));
   const removeProtection = staying.filter((i) => i.protectedFromScaleIn && PROTECTION_STATES.has(i.lifecycleState)).map((i) => i.instanceId);
   const terminate = staying.filter((i) => TERMINABLE.has(i.lifecycleState)).map((i) => i.instanceId);
+  const abandonLaunch = staying.filter((i) => i.lifecycleState === 'Pending:Wait').map((i) => i.instanceId);
   const waitFor = staying
     .filter((i) => !TERMINABLE.has(i.lifecycleState) && (i.protectedFromScaleIn || i.lifecycleState === 'EnteringStandby'))
     .map((i) => i.instanceId);
-  return { close, removeProtection, terminate, waitFor, done: !close && removeProtection.length + terminate.length + waitFor.length === 0 };
+  return { close, removeProtection, terminate, abandonLaunch, waitFor, done: !close && removeProtection.length + terminate.length + waitFor.length === 0 };
 }
 
 export interface EmptyGroupOptions {
@@ -136,10 +142,10 @@ export type EmptyGroupResult =
   | { outcome: 'timed-out'; rounds: number; protectedLeft: string[]; lastError?: string };
 
 /**
- * Rounds of planRound until done or the deadline. An AWS fault within a round
- * (the SDK has already retried it) is logged and the round is tried again
- * after a backoff: every action is idempotent, and the next describe shows
- * what actually happened.
+ * Rounds of planRound until done or the deadline. Each step of a round is
+ * tried on its own: an AWS fault (the SDK has already retried it) is logged
+ * and the step is tried again in the next round, after a backoff. Every step is
+ * idempotent, and each round's describe shows what actually happened.
  */
 export async function emptyGroup(port: GroupLifecyclePort, options: EmptyGroupOptions): Promise<EmptyGroupResult> {
   const now = options.now ?? Date.now;
@@ -147,21 +153,29 @@ export async function emptyGroup(port: GroupLifecyclePort, options: EmptyGroupOp
   const log = options.log ?? (() => undefined);
   let lastError: string | undefined;
   let protectedLeft: string[] = [];
-  for (let round = 1; ; round += 1) {
+  const step = async <T>(what: string, round: number, fn: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false }> => {
     try {
-      const group = await port.describe();
-      if (!group) return { outcome: round === 1 ? 'already-gone' : 'emptied', rounds: round };
-      const plan = planRound(group);
-      protectedLeft = [...plan.removeProtection, ...plan.waitFor];
-      if (plan.done) return { outcome: 'emptied', rounds: round };
-      log('emptying the runner group', { round, close: plan.close, removeProtection: plan.removeProtection, terminate: plan.terminate, waitFor: plan.waitFor });
-      if (plan.close) await port.close();
-      if (plan.removeProtection.length) await port.removeProtection(plan.removeProtection);
-      protectedLeft = plan.waitFor;
-      for (const instanceId of plan.terminate) await port.terminate(instanceId);
+      return { ok: true, value: await fn() };
     } catch (error) {
       lastError = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      log('a round of emptying the runner group failed; trying again', { round, error: lastError });
+      log(`${what} failed; trying again in the next round`, { round, error: lastError });
+      return { ok: false };
+    }
+  };
+  for (let round = 1; ; round += 1) {
+    const described = await step('DescribeAutoScalingGroups', round, () => port.describe());
+    if (described.ok && !described.value) return { outcome: round === 1 ? 'already-gone' : 'emptied', rounds: round };
+    if (described.ok && described.value) {
+      const plan = planRound(described.value);
+      protectedLeft = [...plan.removeProtection, ...plan.waitFor];
+      if (plan.done) return { outcome: 'emptied', rounds: round };
+      log('emptying the runner group', { round, ...plan });
+      if (plan.close) await step('closing the group', round, () => port.close());
+      if (plan.removeProtection.length && (await step('removing scale-in protection', round, () => port.removeProtection(plan.removeProtection))).ok) {
+        protectedLeft = plan.waitFor;
+      }
+      for (const instanceId of plan.terminate) await step(`terminating ${instanceId}`, round, () => port.terminate(instanceId));
+      for (const instanceId of plan.abandonLaunch) await step(`abandoning the launch of ${instanceId}`, round, () => port.abandonLaunch(instanceId));
     }
     const wait = Math.min(15_000, 1_000 * 1.5 ** (round - 1));
     if (now() + wait >= options.deadline) return { outcome: 'timed-out', rounds: round, protectedLeft, ...(lastError ? { lastError } : {}) };

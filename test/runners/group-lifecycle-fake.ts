@@ -11,7 +11,8 @@ import type { GroupLifecyclePort, GroupMember, GroupSnapshot } from '../../Runne
  *   is not blocked by protection (same page);
  * - terminating takes time: an instance is Terminating(:Wait) for one describe, then gone;
  * - a Pending:Wait instance (in its launch hook) reaches InService after
- *   `pendingRounds` describes, keeping the protection flag it has;
+ *   `pendingRounds` describes, keeping the protection flag it has, unless its
+ *   launch is abandoned (CompleteLifecycleAction ABANDON terminates it);
  * - CloudFormation's deletion of the group: sizes to 0, then wait until no
  *   instance is left (as-process-shutdown.html); it never finishes while a
  *   protected instance stays;
@@ -126,6 +127,15 @@ export class FakeAutoScalingGroup implements GroupLifecyclePort {
     const instance = this.instances.find((i) => i.instanceId === instanceId);
     if (!instance || !['InService', 'Standby'].includes(instance.lifecycleState)) {
       throw Object.assign(new Error(`instance ${instanceId} is not in a state to terminate`), { name: 'ValidationError', $fault: 'client' });
+    }
+    instance.lifecycleState = 'Terminating';
+  }
+
+  async abandonLaunch(instanceId: string): Promise<void> {
+    this.call('abandonLaunch');
+    const instance = this.instances.find((i) => i.instanceId === instanceId);
+    if (instance?.lifecycleState !== 'Pending:Wait') {
+      throw Object.assign(new Error(`No active Lifecycle Action found with instance ID ${instanceId}`), { name: 'ValidationError', $fault: 'client' });
     }
     instance.lifecycleState = 'Terminating';
   }

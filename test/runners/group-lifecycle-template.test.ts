@@ -55,6 +55,10 @@ describe('Runners template: the group lifecycle custom resource', () => {
     const custom = resource('RunnerGroupLifecycle');
     expect(custom.Type).toBe('Custom::RunnerGroupLifecycle');
     expect(custom.Properties).toMatchObject({ ServiceToken: { 'Fn::GetAtt': ['GroupLifecycleFunction', 'Arn'] }, AutoScalingGroupName: { Ref: 'RunnerGroup' } });
+    const launchHook = resource('RunnerGroup').Properties!.LifecycleHookSpecificationList.find(
+      (hook: { LifecycleTransition: string }) => hook.LifecycleTransition === 'autoscaling:EC2_INSTANCE_LAUNCHING',
+    );
+    expect(custom.Properties!.LaunchHookName).toBe(launchHook.LifecycleHookName);
     // Dependents are deleted first: the lifecycle Delete runs while the group still exists...
     expect(dependsTransitively('RunnerGroupLifecycle', 'RunnerGroup')).toBe(true);
     expect(dependsTransitively('RunnerGroup', 'RunnerGroupLifecycle')).toBe(false);
@@ -101,7 +105,7 @@ describe('Runners template: the group lifecycle custom resource', () => {
       const own = group(STACK);
       const stack = `arn:aws:cloudformation:eu-west-1:${ACCOUNT}:stack/${STACK}/0a1b2c3d-0000-4000-8000-000000000000`;
       expect(await decide('autoscaling:DescribeAutoScalingGroups', '*')).toBe('Allowed');
-      for (const action of ['SuspendProcesses', 'SetInstanceProtection', 'TerminateInstanceInAutoScalingGroup']) {
+      for (const action of ['SuspendProcesses', 'SetInstanceProtection', 'TerminateInstanceInAutoScalingGroup', 'CompleteLifecycleAction']) {
         expect(await decide(`autoscaling:${action}`, own)).toBe('Allowed');
       }
       expect(await decide('autoscaling:UpdateAutoScalingGroup', own, { 'autoscaling:MinSize': '0', 'autoscaling:MaxSize': '0' })).toBe('Allowed');
@@ -110,7 +114,7 @@ describe('Runners template: the group lifecycle custom resource', () => {
     });
 
     it('denies other groups, other stacks, and any resize but to 0', async () => {
-      for (const action of ['SuspendProcesses', 'SetInstanceProtection', 'TerminateInstanceInAutoScalingGroup', 'ResumeProcesses', 'SetDesiredCapacity']) {
+      for (const action of ['SuspendProcesses', 'SetInstanceProtection', 'TerminateInstanceInAutoScalingGroup', 'CompleteLifecycleAction', 'ResumeProcesses', 'SetDesiredCapacity']) {
         expect(await decide(`autoscaling:${action}`, group('someone-elses-group'))).not.toBe('Allowed');
       }
       expect(await decide('autoscaling:SetDesiredCapacity', group(STACK))).not.toBe('Allowed');

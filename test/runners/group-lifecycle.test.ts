@@ -46,7 +46,7 @@ beforeEach(() => {
   refusals = [];
 });
 
-function request(type: 'Create' | 'Update' | 'Delete', extra: Record<string, unknown> = {}) {
+function request(type: 'Create' | 'Update' | 'Delete', extra: Record<string, unknown> = {}, properties: Record<string, unknown> = {}) {
   return {
     RequestType: type,
     RequestId: `req-${type}`,
@@ -54,7 +54,7 @@ function request(type: 'Create' | 'Update' | 'Delete', extra: Record<string, unk
     ResourceType: 'Custom::RunnerGroupLifecycle',
     LogicalResourceId: 'RunnerGroupLifecycle',
     StackId: STACK_ID,
-    ResourceProperties: { ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:x', AutoScalingGroupName: GROUP },
+    ResourceProperties: { ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:x', AutoScalingGroupName: GROUP, ...properties },
     ...extra,
   };
 }
@@ -67,8 +67,10 @@ function setup(group: FakeAutoScalingGroup | undefined, stackStatus: string | ((
   const gone = new FakeAutoScalingGroup(GROUP, []);
   gone.exists = false;
   const handler = createGroupLifecycleHandler({
-    group: (name) => {
+    group: (name, launchHookName) => {
       expect(name).toBe(GROUP);
+      // As the adapter: without the hook's name there is no launch to abandon.
+      if (group) group.abandonLaunch = launchHookName ? FakeAutoScalingGroup.prototype.abandonLaunch.bind(group) : async () => undefined;
       return group ?? gone;
     },
     stacks: { status: typeof stackStatus === 'string' ? async () => stackStatus : stackStatus },
@@ -99,7 +101,7 @@ describe('group lifecycle decisions', () => {
       { instanceId: 'i-2', lifecycleState: 'Pending:Wait', protectedFromScaleIn: true },
       { instanceId: 'i-3', lifecycleState: 'Terminating:Wait', protectedFromScaleIn: true },
     ];
-    expect(planRound({ ...group, instances })).toEqual({ close: true, removeProtection: ['i-1'], terminate: ['i-1'], waitFor: ['i-2'], done: false });
+    expect(planRound({ ...group, instances })).toEqual({ close: true, removeProtection: ['i-1'], terminate: ['i-1'], abandonLaunch: ['i-2'], waitFor: ['i-2'], done: false });
     const closed = { ...group, min: 0, max: 0, desired: 0, newInstancesProtectedFromScaleIn: false };
     expect(planRound({ ...closed, instances: [instances[1], instances[2]] })).toMatchObject({ waitFor: ['i-2'], done: false });
     expect(planRound({ ...closed, instances: [{ ...instances[1], protectedFromScaleIn: false }, instances[2]] }).done).toBe(true);
@@ -192,6 +194,26 @@ describe('Delete (defect 3: a stack deletion hung on protected instances)', () =
     expect(group.instances.filter((i) => i.protectedFromScaleIn && !i.lifecycleState.startsWith('Terminating'))).toEqual([]);
     expect(group.cloudFormationDelete()).toBe('deleted');
     expect(elapsed()).toBeLessThan(600_000 - RESPONSE_MARGIN_MS);
+  });
+
+  it('abandons launches still held by the launch hook instead of waiting out its heartbeat', async () => {
+    const held = () => {
+      const group = FakeAutoScalingGroup.protectedFleet(GROUP, ['InService', 'Pending:Wait']);
+      group.instances[1].pendingRounds = 10_000; // a heartbeat of up to 7200 s
+      return group;
+    };
+    const group = held();
+    const abandoning = setup(group);
+    await abandoning.handler(request('Delete', { PhysicalResourceId: `lifecycle:${GROUP}` }, { LaunchHookName: 'runner-launch' }), abandoning.context(600_000));
+    expect(received[0].body.Status).toBe('SUCCESS');
+    expect(group.calls).toContain('abandonLaunch');
+    expect(group.cloudFormationDelete()).toBe('deleted');
+
+    // Without the hook's name it can only wait, and says so before its time is up.
+    const waiting = held();
+    const { handler, context } = setup(waiting);
+    await handler(request('Delete', { PhysicalResourceId: `lifecycle:${GROUP}` }), context(120_000));
+    expect(received[1].body).toMatchObject({ Status: 'FAILED', Reason: expect.stringContaining('1 instance(s) of runner-autoscaler-runners are still protected from scale-in or still launching (i-00000000000000001)') });
   });
 
   it('does the same when a failed stack creation rolls back', async () => {

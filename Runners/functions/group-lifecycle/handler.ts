@@ -9,7 +9,7 @@ export const handler = createGroupLifecycleHandler(() => {
   // Adaptive retry: backoff on throttling and faults, and client-side rate limiting while a deletion terminates many instances.
   const autoScaling = new AutoScalingClient({ maxAttempts: 6, retryMode: 'adaptive' });
   return {
-    group: (groupName: string) => createGroupLifecyclePort(autoScaling, groupName),
+    group: (groupName: string, launchHookName?: string) => createGroupLifecyclePort(autoScaling, groupName, launchHookName),
     stacks: createStackStatusPort(new CloudFormationClient({ maxAttempts: 6, retryMode: 'adaptive' })),
     logger: createLogger(process.env.POWERTOOLS_SERVICE_NAME ?? 'group-lifecycle'),
   };
