@@ -1,4 +1,10 @@
-import { CreateAutoScalingGroupCommand, DescribeAutoScalingGroupsCommand, UpdateAutoScalingGroupCommand, AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import {
+  AutoScalingClient,
+  CreateAutoScalingGroupCommand,
+  DescribeAutoScalingGroupsCommand,
+  EnterStandbyCommand,
+  UpdateAutoScalingGroupCommand,
+} from '@aws-sdk/client-auto-scaling';
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { CreateLaunchTemplateCommand, CreateSubnetCommand, CreateVpcCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { execFile } from 'node:child_process';
@@ -93,6 +99,10 @@ describeWithTool('moto_server', 'group lifecycle against moto_server', (motoPath
     await port.suspendProcesses(['AZRebalance']);
     await port.suspendProcesses(['AZRebalance']); // idempotent
     expect((await groupOf('runners-a'))!.SuspendedProcesses!.map((p) => p.ProcessName)).toEqual(['AZRebalance']);
+
+    // An operator parked one in Standby: it is terminated too.
+    await autoScaling.send(new EnterStandbyCommand({ AutoScalingGroupName: 'runners-a', InstanceIds: [before!.instances[0].instanceId], ShouldDecrementDesiredCapacity: false }));
+    expect((await port.describe())!.instances.map((i) => i.lifecycleState).sort()).toEqual(['InService', 'InService', 'InService', 'Standby']);
 
     const result = await emptyGroup(port, { deadline: Date.now() + 20_000 });
     expect(result.outcome).toBe('emptied');
