@@ -12,7 +12,9 @@ import { request as httpsRequest } from 'node:https';
  * for every response of one resource: a different one on Update makes
  * CloudFormation treat it as a replacement and send a Delete for the old id
  * (crpg-ref-responses.html). After a FAILED Create, CloudFormation's rollback
- * sends a Delete with the id of that FAILED response.
+ * sends a Delete with the id of that FAILED response (as aws-cdk#5525 relies on).
+ * CloudFormation invokes the function asynchronously (Lambda developer guide,
+ * services-cloudformation.html), so a thrown error makes Lambda invoke it again.
  */
 export interface CustomResourceRequest {
   RequestType: 'Create' | 'Update' | 'Delete';
@@ -63,8 +65,10 @@ export type PutResponse = (url: string, body: string) => Promise<void>;
 
 /**
  * PUTs the body to the presigned URL. The Content-Type header is sent empty,
- * as AWS's own cfn-response module does: a presigned URL of the older
- * signature version signs the Content-Type, and any other value breaks it.
+ * as AWS's own cfn-response module does: the ResponseURL is a signature
+ * version 2 presigned URL (AWSAccessKeyId, Expires, Signature in the example
+ * of services-cloudformation.html), whose signature covers the Content-Type,
+ * so any other value would be refused.
  */
 export const putResponse: PutResponse = (url, body) =>
   new Promise((resolve, reject) => {
