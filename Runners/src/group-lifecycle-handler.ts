@@ -116,14 +116,14 @@ export function createGroupLifecycleHandler(depsOrFactory: GroupLifecycleDeps | 
       const started = now();
       const result = await emptyGroup(group, { deadline, now, sleep, log: (message, details) => deps.logger.info(message, { groupName, ...details }) });
       deps.logger.info('runner group emptied for its deletion', { groupName, stackStatus, ...result, seconds: Math.round((now() - started) / 1000) });
-      if (result.outcome !== 'timed-out' || result.protectedLeft.length === 0) return { status: 'SUCCESS', physicalResourceId };
+      if (result.outcome !== 'timed-out' || result.protectedLeft?.length === 0) return { status: 'SUCCESS', physicalResourceId };
+      const what = result.protectedLeft
+        ? `${result.protectedLeft.length} instance(s) of ${groupName} are still protected from scale-in or still launching (${result.protectedLeft.join(', ')})`
+        : `could not describe the Auto Scaling group ${groupName}`;
       return {
         status: 'FAILED',
         physicalResourceId,
-        reason:
-          `${result.protectedLeft.length} instance(s) of ${groupName} are still protected from scale-in or still launching ` +
-          `(${result.protectedLeft.join(', ')})${result.lastError ? `; last error: ${result.lastError}` : ''}. ` +
-          'Delete the stack again, or remove their scale-in protection and retry.',
+        reason: `${what}${result.lastError ? `; last error: ${result.lastError}` : ''}. Delete the stack again, or remove their scale-in protection and retry.`,
       };
     };
 

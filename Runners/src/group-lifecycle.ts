@@ -138,8 +138,12 @@ export interface EmptyGroupOptions {
 
 export type EmptyGroupResult =
   | { outcome: 'emptied' | 'already-gone'; rounds: number }
-  /** protectedLeft: instances still protected (or launching protected) as far as is known; none means CloudFormation's own deletion can finish. */
-  | { outcome: 'timed-out'; rounds: number; protectedLeft: string[]; lastError?: string };
+  /**
+   * protectedLeft: instances still protected (or launching protected) as far
+   * as is known, none meaning CloudFormation's own deletion can finish;
+   * undefined when the group could not be described even once.
+   */
+  | { outcome: 'timed-out'; rounds: number; protectedLeft?: string[]; lastError?: string };
 
 /**
  * Rounds of planRound until done or the deadline. Each step of a round is
@@ -152,7 +156,7 @@ export async function emptyGroup(port: GroupLifecyclePort, options: EmptyGroupOp
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const log = options.log ?? (() => undefined);
   let lastError: string | undefined;
-  let protectedLeft: string[] = [];
+  let protectedLeft: string[] | undefined;
   const step = async <T>(what: string, round: number, fn: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false }> => {
     try {
       return { ok: true, value: await fn() };
@@ -178,7 +182,9 @@ export async function emptyGroup(port: GroupLifecyclePort, options: EmptyGroupOp
       for (const instanceId of plan.abandonLaunch) await step(`abandoning the launch of ${instanceId}`, round, () => port.abandonLaunch(instanceId));
     }
     const wait = Math.min(15_000, 1_000 * 1.5 ** (round - 1));
-    if (now() + wait >= options.deadline) return { outcome: 'timed-out', rounds: round, protectedLeft, ...(lastError ? { lastError } : {}) };
+    if (now() + wait >= options.deadline) {
+      return { outcome: 'timed-out', rounds: round, ...(protectedLeft ? { protectedLeft } : {}), ...(lastError ? { lastError } : {}) };
+    }
     await sleep(wait);
   }
 }

@@ -254,6 +254,14 @@ describe('Delete (defect 3: a stack deletion hung on protected instances)', () =
     expect(elapsed()).toBeLessThanOrEqual(120_000 - RESPONSE_MARGIN_MS);
   });
 
+  it('answers FAILED, not SUCCESS, when the group cannot even be described', async () => {
+    const group = FakeAutoScalingGroup.protectedFleet(GROUP, ['InService']);
+    group.failNext('describe', ...Array.from({ length: 100 }, () => Object.assign(new Error('not authorized'), { name: 'AccessDenied', $fault: 'client' })));
+    const { handler, context } = setup(group);
+    await handler(request('Delete', { PhysicalResourceId: `lifecycle:${GROUP}` }), context(120_000));
+    expect(received[0].body).toMatchObject({ Status: 'FAILED', Reason: expect.stringContaining(`could not describe the Auto Scaling group ${GROUP}; last error: AccessDenied`) });
+  });
+
   it('leaves a live group alone when only the resource goes (an update\'s cleanup, or the rollback of the update that added it)', async () => {
     for (const status of ['UPDATE_COMPLETE_CLEANUP_IN_PROGRESS', 'UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS']) {
       const group = FakeAutoScalingGroup.protectedFleet(GROUP, ['InService', 'InService']);
