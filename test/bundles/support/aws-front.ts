@@ -29,9 +29,26 @@ export interface AwsCall {
   body: string;
 }
 
+/** A service error the front answers instead of forwarding, in the service's own wire format. */
+export interface InjectedError {
+  service: string;
+  action: string;
+  status: number;
+  code: string;
+  message: string;
+  /** Only requests whose body contains this (a group or table name, say). */
+  bodyIncludes?: string;
+}
+
 export interface AwsFront {
   endpoint: string;
   calls: AwsCall[];
+  /**
+   * Answers the next matching request with this error, once: for a fault an
+   * emulator cannot produce (moto answers an Auto Scaling call it cannot model
+   * with an HTML 500), such as ScalingActivityInProgress.
+   */
+  injectError(error: InjectedError): void;
   pendingLifecycleAction(instanceId: string, token: string): void;
   completedLifecycleActions: Array<{ instanceId: string; result: string }>;
   stop(): Promise<void>;
@@ -48,10 +65,20 @@ function readBody(request: IncomingMessage): Promise<Buffer> {
 
 const ASG_NS = 'http://autoscaling.amazonaws.com/doc/2011-01-01/';
 
+/** An error body as the service's protocol writes it: awsQuery XML (Auto Scaling), EC2 query XML, or awsJson (DynamoDB, SSM, EventBridge). */
+function errorBody(service: string, code: string, message: string): { type: string; body: string } {
+  if (service === 'autoscaling') {
+    return { type: 'text/xml', body: `<ErrorResponse xmlns="${ASG_NS}"><Error><Type>Sender</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>aws-front</RequestId></ErrorResponse>` };
+  }
+  if (service === 'ec2') return { type: 'text/xml', body: `<Response><Errors><Error><Code>${code}</Code><Message>${message}</Message></Error></Errors><RequestID>aws-front</RequestID></Response>` };
+  return { type: 'application/x-amz-json-1.1', body: JSON.stringify({ __type: code, message }) };
+}
+
 export async function startAwsFront(options: { moto: string; dynamodb: string }): Promise<AwsFront> {
   const calls: AwsCall[] = [];
   const pending = new Map<string, string>();
   const completed: AwsFront['completedLifecycleActions'] = [];
+  const injected: InjectedError[] = [];
 
   const server: Server = createServer((request, response) => {
     void (async () => {
@@ -77,6 +104,12 @@ export async function startAwsFront(options: { moto: string; dynamodb: string })
         response.writeHead(status, { 'content-type': type, 'x-amzn-requestid': 'aws-front' }).end(payload);
       };
 
+      const fault = injected.findIndex((e) => e.service === call.service && e.action === action && (!e.bodyIncludes || text.includes(e.bodyIncludes)));
+      if (fault >= 0) {
+        const [error] = injected.splice(fault, 1);
+        const { type, body: payload } = errorBody(error.service, error.code, error.message);
+        return reply(error.status, type, payload);
+      }
       if (call.service === 'autoscaling' && action === 'CompleteLifecycleAction' && form) {
         const instanceId = form.get('InstanceId') ?? '';
         const token = form.get('LifecycleActionToken') ?? '';
@@ -85,8 +118,8 @@ export async function startAwsFront(options: { moto: string; dynamodb: string })
           completed.push({ instanceId, result: form.get('LifecycleActionResult') ?? '' });
           return reply(200, 'text/xml', `<CompleteLifecycleActionResponse xmlns="${ASG_NS}"><CompleteLifecycleActionResult/><ResponseMetadata><RequestId>aws-front</RequestId></ResponseMetadata></CompleteLifecycleActionResponse>`);
         }
-        const message = `No active Lifecycle Action found with token ${token}`;
-        return reply(400, 'text/xml', `<ErrorResponse xmlns="${ASG_NS}"><Error><Type>Sender</Type><Code>ValidationError</Code><Message>${message}</Message></Error><RequestId>aws-front</RequestId></ErrorResponse>`);
+        const { type, body: payload } = errorBody('autoscaling', 'ValidationError', `No active Lifecycle Action found with token ${token}`);
+        return reply(400, type, payload);
       }
       if (target === 'DynamoDB_20120810.DescribeEndpoints') {
         return reply(200, 'application/x-amz-json-1.0', JSON.stringify({ Endpoints: [{ Address: 'localhost', CachePeriodInMinutes: 10 }] }));
@@ -112,6 +145,7 @@ export async function startAwsFront(options: { moto: string; dynamodb: string })
   return {
     endpoint: `http://127.0.0.1:${port}`,
     calls,
+    injectError: (error) => void injected.push(error),
     pendingLifecycleAction: (instanceId, token) => void pending.set(instanceId, token),
     completedLifecycleActions: completed,
     stop: () =>
