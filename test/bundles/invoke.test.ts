@@ -34,12 +34,35 @@ const build = JSON.parse(
 ) as { keys: string[]; plugins: string[] };
 
 const registry = loadBundleCases();
-/** Plugins whose effect the checks over every invocation's requests cover (the last describe below). */
-const CHECKED_ON_EVERY_REQUEST = ['lambda-credentials', 'slim-package-json'];
+
+/** A command class's operation name on the wire (the document client's commands name the item operation they send). */
+function wireAction(command: string): string {
+  const documentClient: Record<string, string> = {
+    GetCommand: 'GetItem',
+    PutCommand: 'PutItem',
+    UpdateCommand: 'UpdateItem',
+    DeleteCommand: 'DeleteItem',
+    BatchGetCommand: 'BatchGetItem',
+    BatchWriteCommand: 'BatchWriteItem',
+    TransactWriteCommand: 'TransactWriteItems',
+    TransactGetCommand: 'TransactGetItems',
+    QueryCommand: 'Query',
+    ScanCommand: 'Scan',
+  };
+  return documentClient[command] ?? command.replace(/Command$/, '');
+}
+/**
+ * Plugins whose effect the checks over every invocation's requests cover (the last describe below): the
+ * credentials and the user agent on every request, and (no-event-streams) every operation the product sends
+ * answered without reaching the stub, since none of them streams.
+ */
+const CHECKED_ON_EVERY_REQUEST = ['lambda-credentials', 'slim-package-json', 'no-event-streams'];
 
 describe('the bundle case registry', () => {
   it('has an invocation case for every function the build bundles, and none for a function it does not', () => {
-    const missing = build.keys.filter((key) => !registry[key] || (Array.isArray(registry[key]) && registry[key].length === 0));
+    const missing = build.keys.filter(
+      (key) => !registry[key] || (Array.isArray(registry[key]) && registry[key].length === 0),
+    );
     // A new function: add test/bundles/cases/<file>.ts exporting { cases: { '<Stack>/<name>': [...] } } (support/cases.ts).
     expect({ missing }).toEqual({ missing: [] });
     expect(Object.keys(registry).filter((key) => !build.keys.includes(key))).toEqual([]);
@@ -51,72 +74,117 @@ describe('the bundle case registry', () => {
       const file = join(ROOT, entry.invokedBy);
       expect(existsSync(file)).toBe(true);
       const text = readFileSync(file, 'utf8');
-      expect([`dist/${key}`, `'${key}'`, `"${key}"`, `functions/${key.split('/')[1]}/handler.ts`].some((needle) => text.includes(needle))).toBe(true);
+      expect(
+        [`dist/${key}`, `'${key}'`, `"${key}"`, `functions/${key.split('/')[1]}/handler.ts`].some((needle) =>
+          text.includes(needle),
+        ),
+      ).toBe(true);
     }
   });
 
   it('every build plugin is claimed by at least one case that runs its code path', () => {
-    const claimed = new Set([...CHECKED_ON_EVERY_REQUEST, ...Object.values(registry).flatMap((entry) => (Array.isArray(entry) ? entry.flatMap((c) => c.plugins ?? []) : []))]);
+    const claimed = new Set([
+      ...CHECKED_ON_EVERY_REQUEST,
+      ...Object.values(registry).flatMap((entry) =>
+        Array.isArray(entry) ? entry.flatMap((c) => c.plugins ?? []) : [],
+      ),
+    ]);
     expect(build.plugins.filter((plugin) => !claimed.has(plugin))).toEqual([]);
     expect([...claimed].filter((plugin) => !build.plugins.includes(plugin))).toEqual([]);
   });
 });
 
-describeWithTool('moto_server', 'every bundle handles real requests in its own process (moto_server, dynalite, simulated GitHub)', (motoPath) => {
-  let outdir: string;
-  let bundles: BuiltBundle[] = [];
-  let world: BundleWorld;
-  const started = Date.now();
+describeWithTool(
+  'moto_server',
+  'every bundle handles real requests in its own process (moto_server, dynalite, simulated GitHub)',
+  (motoPath) => {
+    let outdir: string;
+    let bundles: BuiltBundle[] = [];
+    let world: BundleWorld;
+    const started = Date.now();
 
-  beforeAll(async () => {
-    outdir = mkdtempSync(join(tmpdir(), 'bundles-'));
-    bundles = await buildAllBundles(outdir);
-    world = await startWorld(motoPath, bundles);
-  }, 120000);
+    beforeAll(async () => {
+      outdir = mkdtempSync(join(tmpdir(), 'bundles-'));
+      bundles = await buildAllBundles(outdir);
+      world = await startWorld(motoPath, bundles);
+    }, 120000);
 
-  afterAll(async () => {
-    await world?.stop();
-    if (outdir) rmSync(outdir, { recursive: true, force: true });
-    // eslint-disable-next-line no-console
-    console.log(`bundle invocations: ${build.keys.length} bundles, ${((Date.now() - started) / 1000).toFixed(1)} s including the build`);
-  });
-
-  it(`builds every function, each bundle < ${MAX_BUNDLE_BYTES / 1024} KB`, () => {
-    expect(bundles.map((b) => b.key).sort()).toEqual([...build.keys].sort());
-    // eslint-disable-next-line no-console
-    console.log(bundles.map((b) => `${b.key} ${(b.bytes / 1024).toFixed(1)} KB`).join('\n'));
-    expect(bundles.filter((b) => b.bytes >= MAX_BUNDLE_BYTES).map((b) => `${b.key}: ${b.bytes} bytes`)).toEqual([]);
-  });
-
-  for (const key of build.keys) {
-    const entry = registry[key];
-    if (!entry || !Array.isArray(entry)) continue; // reported by the registry test above
-    describe(key, () => {
-      for (const bundleCase of entry as BundleCase[]) {
-        it(bundleCase.name, () => bundleCase.run(world), 60000);
-      }
-    });
-  }
-
-  describe('what every invocation sent (the credential, user-agent and signing plugins)', () => {
-    it('lambda-credentials: every AWS request was signed with the runtime environment key and session token', () => {
-      expect(world.aws.calls.length).toBeGreaterThan(0);
-      expect(world.aws.calls.filter((c) => c.accessKeyId !== ACCESS_KEY_ID || !c.hasSessionToken).map((c) => `${c.service}:${c.action}`)).toEqual([]);
+    afterAll(async () => {
+      await world?.stop();
+      if (outdir) rmSync(outdir, { recursive: true, force: true });
+      // eslint-disable-next-line no-console
+      console.log(
+        `bundle invocations: ${build.keys.length} bundles, ${((Date.now() - started) / 1000).toFixed(1)} s including the build`,
+      );
     });
 
-    it('slim-package-json: every AWS request names its SDK client and version in the user agent', () => {
-      const pkg = (name: string) => JSON.parse(readFileSync(join(ROOT, 'node_modules', '@aws-sdk', name, 'package.json'), 'utf8')).version as string;
-      const versions: Record<string, string> = {
-        dynamodb: pkg('client-dynamodb'),
-        ssm: pkg('client-ssm'),
-        autoscaling: pkg('client-auto-scaling'),
-        ec2: pkg('client-ec2'),
-        events: pkg('client-eventbridge'),
-      };
-      for (const call of world.aws.calls) {
-        const version = versions[call.service];
-        expect({ call: `${call.service}:${call.action}`, agent: call.userAgent.includes(`aws-sdk-js/${version}`) }).toEqual({ call: `${call.service}:${call.action}`, agent: true });
-      }
+    it(`builds every function, each bundle < ${MAX_BUNDLE_BYTES / 1024} KB`, () => {
+      expect(bundles.map((b) => b.key).sort()).toEqual([...build.keys].sort());
+      // eslint-disable-next-line no-console
+      console.log(bundles.map((b) => `${b.key} ${(b.bytes / 1024).toFixed(1)} KB`).join('\n'));
+      expect(
+        bundles.filter((b) => b.bytes >= MAX_BUNDLE_BYTES).map((b) => `${b.key}: ${b.bytes} bytes`),
+      ).toEqual([]);
     });
-  });
-});
+
+    for (const key of build.keys) {
+      const entry = registry[key];
+      if (!entry || !Array.isArray(entry)) continue; // reported by the registry test above
+      describe(key, () => {
+        for (const bundleCase of entry as BundleCase[]) {
+          it(bundleCase.name, () => bundleCase.run(world), 60000);
+        }
+      });
+    }
+
+    describe('what every invocation sent (the credential, user-agent and signing plugins)', () => {
+      it('every AWS operation the bundled sources import was answered successfully in some invocation (every kept shape went over the wire; none reached the event-stream stub)', () => {
+        const imported = new Set<string>();
+        for (const source of new Set(bundles.flatMap((b) => b.sources))) {
+          if (!source.endsWith('.ts')) continue;
+          for (const [, list] of readFileSync(join(ROOT, source), 'utf8').matchAll(
+            /import\s*\{([^}]*)\}\s*from\s*'@aws-sdk\/(?:client-[a-z0-9-]+|lib-dynamodb)'/g,
+          )) {
+            for (const name of list.split(',').map((item) => item.trim())) {
+              if (name.endsWith('Command') && !name.startsWith('type ')) imported.add(wireAction(name));
+            }
+          }
+        }
+        expect(imported.size).toBeGreaterThan(10);
+        const answered = new Set(
+          world.aws.calls.filter((c) => c.status >= 200 && c.status < 300).map((c) => c.action),
+        );
+        expect([...imported].filter((action) => !answered.has(action)).sort()).toEqual([]);
+      });
+
+      it('lambda-credentials: every AWS request was signed with the runtime environment key and session token', () => {
+        expect(world.aws.calls.length).toBeGreaterThan(0);
+        expect(
+          world.aws.calls
+            .filter((c) => c.accessKeyId !== ACCESS_KEY_ID || !c.hasSessionToken)
+            .map((c) => `${c.service}:${c.action}`),
+        ).toEqual([]);
+      });
+
+      it('slim-package-json: every AWS request names its SDK client and version in the user agent', () => {
+        const pkg = (name: string) =>
+          JSON.parse(readFileSync(join(ROOT, 'node_modules', '@aws-sdk', name, 'package.json'), 'utf8'))
+            .version as string;
+        const versions: Record<string, string> = {
+          dynamodb: pkg('client-dynamodb'),
+          ssm: pkg('client-ssm'),
+          autoscaling: pkg('client-auto-scaling'),
+          ec2: pkg('client-ec2'),
+          events: pkg('client-eventbridge'),
+        };
+        for (const call of world.aws.calls) {
+          const version = versions[call.service];
+          expect({
+            call: `${call.service}:${call.action}`,
+            agent: call.userAgent.includes(`aws-sdk-js/${version}`),
+          }).toEqual({ call: `${call.service}:${call.action}`, agent: true });
+        }
+      });
+    });
+  },
+);

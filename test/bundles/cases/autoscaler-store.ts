@@ -22,31 +22,73 @@ export function workflowJobEnvelope(jobId: number, deliveryId: string): Record<s
   payload.workflow_job = { ...payload.workflow_job, id: jobId };
   const slim = buildSlimEvent(payload, deliveryId, new Date());
   if (!slim.ok) throw new Error(slim.reason);
-  return { version: '0', id: `event-${deliveryId}`, source: EVENT_SOURCE, 'detail-type': WORKFLOW_JOB_DETAIL_TYPE, account: '123456789012', region: 'us-east-1', time: new Date().toISOString(), resources: [], detail: slim.event };
+  return {
+    version: '0',
+    id: `event-${deliveryId}`,
+    source: EVENT_SOURCE,
+    'detail-type': WORKFLOW_JOB_DETAIL_TYPE,
+    account: '123456789012',
+    region: 'us-east-1',
+    time: new Date().toISOString(),
+    resources: [],
+    detail: slim.event,
+  };
 }
 
-export async function activityItem(world: BundleWorld, pool: string): Promise<Record<string, any> | undefined> {
-  return (await world.dynamo.doc.send(new GetCommand({ TableName: world.tableName, Key: { pk: keys.activity(pool) } }))).Item;
+export async function activityItem(
+  world: BundleWorld,
+  pool: string,
+): Promise<Record<string, any> | undefined> {
+  return (
+    await world.dynamo.doc.send(
+      new GetCommand({ TableName: world.tableName, Key: { pk: keys.activity(pool) } }),
+    )
+  ).Item;
 }
 
-const execution = (name: string) => ({ Id: `arn:aws:states:us-east-1:123456789012:express:bundles:${name}:1`, Name: name });
+const execution = (name: string) => ({
+  Id: `arn:aws:states:us-east-1:123456789012:express:bundles:${name}:1`,
+  Name: name,
+});
 
 export const cases: BundleCases = {
   'AutoScaler/record-event': [
     {
       name: 'a queued job is written to the ledger; its redelivery loses the conditional write (ConditionalCheckFailedException) and ends the execution as a duplicate',
-      plugins: ['sdk-schema-shaking', 'lambda-runtime-only', 'no-event-streams'],
+      plugins: ['sdk-schema-shaking', 'lambda-runtime-only'],
       async run(world) {
         const pool = 'b-record-event';
         const event = { input: workflowJobEnvelope(71001, 'b-record-event-1'), execution: execution('re-1') };
         const first = await world.invoke('AutoScaler/record-event', event, { POOL: pool });
-        expect(first.result).toMatchObject({ skip: false, trigger: 'workflow_job', job: { jobId: 71001, action: 'queued' } });
-        expect(await readJob(world.dynamo.doc, world.tableName, 71001)).toMatchObject({ status: 'queued', pool });
+        expect(first.result).toMatchObject({
+          skip: false,
+          trigger: 'workflow_job',
+          job: { jobId: 71001, action: 'queued' },
+        });
+        expect(await readJob(world.dynamo.doc, world.tableName, 71001)).toMatchObject({
+          status: 'queued',
+          pool,
+        });
 
-        const again = await world.invoke('AutoScaler/record-event', { ...event, execution: execution('re-2') }, { POOL: pool });
-        expect(again.result).toMatchObject({ skip: true, skipReason: 'delivery b-record-event-1 was already handled' });
+        const again = await world.invoke(
+          'AutoScaler/record-event',
+          { ...event, execution: execution('re-2') },
+          { POOL: pool },
+        );
+        expect(again.result).toMatchObject({
+          skip: true,
+          skipReason: 'delivery b-record-event-1 was already handled',
+        });
         // The refusal came over the wire as DynamoDB's 400, not from a shortcut in the handler.
-        expect(world.aws.calls.some((c) => c.service === 'dynamodb' && c.action === 'PutItem' && c.status === 400 && c.body.includes('b-record-event-1'))).toBe(true);
+        expect(
+          world.aws.calls.some(
+            (c) =>
+              c.service === 'dynamodb' &&
+              c.action === 'PutItem' &&
+              c.status === 400 &&
+              c.body.includes('b-record-event-1'),
+          ),
+        ).toBe(true);
       },
     },
   ],
@@ -57,7 +99,13 @@ export const cases: BundleCases = {
       plugins: ['sdk-schema-shaking'],
       async run(world) {
         const pool = 'b-load-settings';
-        await writeSettings(world.dynamo.doc, world.tableName, pool, { ...DEFAULT_SETTINGS, max: 3, headroom: 1 }, 0);
+        await writeSettings(
+          world.dynamo.doc,
+          world.tableName,
+          pool,
+          { ...DEFAULT_SETTINGS, max: 3, headroom: 1 },
+          0,
+        );
         const run = await world.invoke('AutoScaler/load-settings', { executionId: 'ls-1' }, { POOL: pool });
         expect(run.result).toMatchObject({ values: { max: 3, headroom: 1 }, problems: [], version: 1 });
       },
@@ -66,7 +114,11 @@ export const cases: BundleCases = {
       name: 'a table that does not exist (DynamoDB ResourceNotFoundException, its class unregistered by the build) fails by that name, not as a TransientError the state machine would retry',
       plugins: ['sdk-schema-shaking'],
       async run(world) {
-        const run = await world.invoke('AutoScaler/load-settings', { executionId: 'ls-2' }, { POOL: 'b-load-settings', TABLE_NAME: 'bundles-no-such-table' });
+        const run = await world.invoke(
+          'AutoScaler/load-settings',
+          { executionId: 'ls-2' },
+          { POOL: 'b-load-settings', TABLE_NAME: 'bundles-no-such-table' },
+        );
         expect(run.result).toBeUndefined();
         expect(run.error).toMatchObject({ name: 'ResourceNotFoundException' });
       },
@@ -79,10 +131,20 @@ export const cases: BundleCases = {
       plugins: ['sdk-schema-shaking'],
       async run(world) {
         const pool = 'b-record-failure';
-        const input = { failure: { Error: 'States.TaskFailed', Cause: 'ScaleOut: boom' }, execution: execution('rf-1') };
+        const input = {
+          failure: { Error: 'States.TaskFailed', Cause: 'ScaleOut: boom' },
+          execution: execution('rf-1'),
+        };
         const run = await world.invoke('AutoScaler/record-failure', input, { POOL: pool });
-        expect(run.result).toEqual({ executionId: execution('rf-1').Id, error: 'States.TaskFailed', cause: 'ScaleOut: boom' });
-        expect(await activityItem(world, pool)).toMatchObject({ failureCount: 1, lastFailure: { error: 'States.TaskFailed', executionId: execution('rf-1').Id } });
+        expect(run.result).toEqual({
+          executionId: execution('rf-1').Id,
+          error: 'States.TaskFailed',
+          cause: 'ScaleOut: boom',
+        });
+        expect(await activityItem(world, pool)).toMatchObject({
+          failureCount: 1,
+          lastFailure: { error: 'States.TaskFailed', executionId: execution('rf-1').Id },
+        });
       },
     },
     {
@@ -95,9 +157,16 @@ export const cases: BundleCases = {
         const pool = 'b-record-failure-discovery';
         const before = world.aws.calls.length;
         const input = { failure: { Error: 'States.Timeout', Cause: '' }, execution: execution('rf-2') };
-        const run = await world.invoke('AutoScaler/record-failure', input, { POOL: pool }, { AWS_ENABLE_ENDPOINT_DISCOVERY: 'true' });
+        const run = await world.invoke(
+          'AutoScaler/record-failure',
+          input,
+          { POOL: pool },
+          { AWS_ENABLE_ENDPOINT_DISCOVERY: 'true' },
+        );
         expect(run.error).toBeUndefined();
-        expect(world.aws.calls.slice(before).map((c) => `${c.action}@${c.host.split(':')[0]}`)).toEqual(['UpdateItem@127.0.0.1']);
+        expect(world.aws.calls.slice(before).map((c) => `${c.action}@${c.host.split(':')[0]}`)).toEqual([
+          'UpdateItem@127.0.0.1',
+        ]);
         expect(await activityItem(world, pool)).toMatchObject({ failureCount: 1 });
       },
     },
@@ -110,9 +179,19 @@ export const cases: BundleCases = {
       async run(world) {
         const input = { failure: { Error: 'States.Timeout', Cause: '' }, execution: execution('rf-3') };
         const before = world.aws.calls.length;
-        const noRegion = await world.invoke('AutoScaler/record-failure', input, { POOL: 'b-rf-runtime' }, { AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined });
+        const noRegion = await world.invoke(
+          'AutoScaler/record-failure',
+          input,
+          { POOL: 'b-rf-runtime' },
+          { AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined },
+        );
         expect(noRegion.error?.message).toMatch(/region is missing/i);
-        const noCredentials = await world.invoke('AutoScaler/record-failure', input, { POOL: 'b-rf-runtime' }, { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_SESSION_TOKEN: undefined });
+        const noCredentials = await world.invoke(
+          'AutoScaler/record-failure',
+          input,
+          { POOL: 'b-rf-runtime' },
+          { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_SESSION_TOKEN: undefined },
+        );
         expect(noCredentials.error).toMatchObject({ name: 'CredentialsProviderError' });
         expect(noCredentials.error?.message).toMatch(/environment/i);
         // IMDS's own timeouts are 1 s per attempt with retries: both answered well before one would have run out.
@@ -128,7 +207,13 @@ export const cases: BundleCases = {
       name: 'two queued jobs and a floor of one: the bundled policy decides what the source decides (scale out)',
       async run(world) {
         const input = {
-          observation: { now: Date.now(), group: { desired: 1, min: 1, max: 4 }, fleet: [], ledger: { queued: 2, inProgress: 0 }, activity: { version: 3 } },
+          observation: {
+            now: Date.now(),
+            group: { desired: 1, min: 1, max: 4 },
+            fleet: [],
+            ledger: { queued: 2, inProgress: 0 },
+            activity: { version: 3 },
+          },
           settings: { ...DEFAULT_SETTINGS, max: 10 },
         };
         const run = await world.invoke('AutoScaler/decide', input);
@@ -145,7 +230,15 @@ export const cases: BundleCases = {
       plugins: ['sdk-schema-shaking'],
       async run(world) {
         const pool = 'b-record-activity';
-        const decision = { action: 'scale_out', current: 1, target: 3, desired: 3, victims: [], reason: '2 queued', counts: { queued: 2, busy: 0, idle: 1, booting: 0, offline: 0, unregistered: 0 } };
+        const decision = {
+          action: 'scale_out',
+          current: 1,
+          target: 3,
+          desired: 3,
+          victims: [],
+          reason: '2 queued',
+          counts: { queued: 2, busy: 0, idle: 1, booting: 0, offline: 0, unregistered: 0 },
+        };
         const state = {
           executionId: execution('ra-1').Id,
           trigger: 'workflow_job',

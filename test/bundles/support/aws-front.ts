@@ -68,9 +68,16 @@ const ASG_NS = 'http://autoscaling.amazonaws.com/doc/2011-01-01/';
 /** An error body as the service's protocol writes it: awsQuery XML (Auto Scaling), EC2 query XML, or awsJson (DynamoDB, SSM, EventBridge). */
 function errorBody(service: string, code: string, message: string): { type: string; body: string } {
   if (service === 'autoscaling') {
-    return { type: 'text/xml', body: `<ErrorResponse xmlns="${ASG_NS}"><Error><Type>Sender</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>aws-front</RequestId></ErrorResponse>` };
+    return {
+      type: 'text/xml',
+      body: `<ErrorResponse xmlns="${ASG_NS}"><Error><Type>Sender</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>aws-front</RequestId></ErrorResponse>`,
+    };
   }
-  if (service === 'ec2') return { type: 'text/xml', body: `<Response><Errors><Error><Code>${code}</Code><Message>${message}</Message></Error></Errors><RequestID>aws-front</RequestID></Response>` };
+  if (service === 'ec2')
+    return {
+      type: 'text/xml',
+      body: `<Response><Errors><Error><Code>${code}</Code><Message>${message}</Message></Error></Errors><RequestID>aws-front</RequestID></Response>`,
+    };
   return { type: 'application/x-amz-json-1.1', body: JSON.stringify({ __type: code, message }) };
 }
 
@@ -87,7 +94,9 @@ export async function startAwsFront(options: { moto: string; dynamodb: string })
       const target = String(request.headers['x-amz-target'] ?? '');
       const form = target ? undefined : new URLSearchParams(text);
       const action = target ? target.split('.').pop()! : (form?.get('Action') ?? '');
-      const scope = /Credential=([^/]+)\/\d{8}\/[^/]+\/([^/]+)\//.exec(String(request.headers.authorization ?? ''));
+      const scope = /Credential=([^/]+)\/\d{8}\/[^/]+\/([^/]+)\//.exec(
+        String(request.headers.authorization ?? ''),
+      );
       const call: AwsCall = {
         service: scope?.[2] ?? 'unsigned',
         action,
@@ -104,7 +113,12 @@ export async function startAwsFront(options: { moto: string; dynamodb: string })
         response.writeHead(status, { 'content-type': type, 'x-amzn-requestid': 'aws-front' }).end(payload);
       };
 
-      const fault = injected.findIndex((e) => e.service === call.service && e.action === action && (!e.bodyIncludes || text.includes(e.bodyIncludes)));
+      const fault = injected.findIndex(
+        (e) =>
+          e.service === call.service &&
+          e.action === action &&
+          (!e.bodyIncludes || text.includes(e.bodyIncludes)),
+      );
       if (fault >= 0) {
         const [error] = injected.splice(fault, 1);
         const { type, body: payload } = errorBody(error.service, error.code, error.message);
@@ -116,18 +130,36 @@ export async function startAwsFront(options: { moto: string; dynamodb: string })
         if (pending.get(instanceId) === token) {
           pending.delete(instanceId);
           completed.push({ instanceId, result: form.get('LifecycleActionResult') ?? '' });
-          return reply(200, 'text/xml', `<CompleteLifecycleActionResponse xmlns="${ASG_NS}"><CompleteLifecycleActionResult/><ResponseMetadata><RequestId>aws-front</RequestId></ResponseMetadata></CompleteLifecycleActionResponse>`);
+          return reply(
+            200,
+            'text/xml',
+            `<CompleteLifecycleActionResponse xmlns="${ASG_NS}"><CompleteLifecycleActionResult/><ResponseMetadata><RequestId>aws-front</RequestId></ResponseMetadata></CompleteLifecycleActionResponse>`,
+          );
         }
-        const { type, body: payload } = errorBody('autoscaling', 'ValidationError', `No active Lifecycle Action found with token ${token}`);
+        const { type, body: payload } = errorBody(
+          'autoscaling',
+          'ValidationError',
+          `No active Lifecycle Action found with token ${token}`,
+        );
         return reply(400, type, payload);
       }
       if (target === 'DynamoDB_20120810.DescribeEndpoints') {
-        return reply(200, 'application/x-amz-json-1.0', JSON.stringify({ Endpoints: [{ Address: 'localhost', CachePeriodInMinutes: 10 }] }));
+        return reply(
+          200,
+          'application/x-amz-json-1.0',
+          JSON.stringify({ Endpoints: [{ Address: 'localhost', CachePeriodInMinutes: 10 }] }),
+        );
       }
 
       const upstream = new URL(target.startsWith('DynamoDB_') ? options.dynamodb : options.moto);
       const forwarded = httpRequest(
-        { host: upstream.hostname, port: upstream.port, method: request.method, path: request.url, headers: { ...request.headers, host: upstream.host } },
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          method: request.method,
+          path: request.url,
+          headers: { ...request.headers, host: upstream.host },
+        },
         (answer) => {
           call.status = answer.statusCode ?? 0;
           response.writeHead(answer.statusCode ?? 502, answer.headers);

@@ -29,12 +29,15 @@ export type BundleCases = Record<string, BundleCaseEntry>;
 /** Every case file's registry, merged; a key registered twice is an error (two files would disagree about who covers it). */
 export function loadBundleCases(dir = join(__dirname, '..', 'cases')): BundleCases {
   const merged: BundleCases = {};
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.ts'))
+    .sort()) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { cases } = require(join(dir, file)) as { cases?: BundleCases };
     if (!cases) throw new Error(`test/bundles/cases/${file} exports no \`cases\``);
     for (const [key, entry] of Object.entries(cases)) {
-      if (merged[key]) throw new Error(`bundle ${key} has cases in two files (test/bundles/cases/${file} and another)`);
+      if (merged[key])
+        throw new Error(`bundle ${key} has cases in two files (test/bundles/cases/${file} and another)`);
       merged[key] = entry;
     }
   }

@@ -35,8 +35,13 @@ function verifyAppJwt(jwt: string, publicKeyPem: string, appId: number): boolean
   const verifier = createVerify('RSA-SHA256');
   verifier.update(`${header}.${payload}`);
   if (!verifier.verify(createPublicKey(publicKeyPem), Buffer.from(signature, 'base64url'))) return false;
-  const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { iss?: unknown; exp?: number };
-  return String(claims.iss) === String(appId) && typeof claims.exp === 'number' && claims.exp * 1000 > Date.now();
+  const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as {
+    iss?: unknown;
+    exp?: number;
+  };
+  return (
+    String(claims.iss) === String(appId) && typeof claims.exp === 'number' && claims.exp * 1000 > Date.now()
+  );
 }
 
 export async function startGitHubFront(simUrl: string, installationId: number): Promise<GitHubFront> {
@@ -50,16 +55,24 @@ export async function startGitHubFront(simUrl: string, installationId: number): 
 
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
-    const record: GitHubRequest = { method: request.method ?? 'GET', path, authorization: String(request.headers.authorization ?? ''), status: 0 };
+    const record: GitHubRequest = {
+      method: request.method ?? 'GET',
+      path,
+      authorization: String(request.headers.authorization ?? ''),
+      status: 0,
+    };
     requests.push(record);
     const reply = (status: number, body: unknown) => {
       record.status = status;
-      response.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
+      response
+        .writeHead(status, { 'content-type': 'application/json; charset=utf-8' })
+        .end(JSON.stringify(body));
     };
     if (record.method === 'POST' && path === `/app/installations/${installationId}/access_tokens`) {
       request.resume();
       const jwt = record.authorization.replace(/^bearer\s+/i, '');
-      if (!verifyAppJwt(jwt, publicKeyPem, appId)) return reply(401, { message: 'A JSON web token could not be decoded' });
+      if (!verifyAppJwt(jwt, publicKeyPem, appId))
+        return reply(401, { message: 'A JSON web token could not be decoded' });
       return reply(201, {
         token: installationToken,
         expires_at: new Date(Date.now() + 3600_000).toISOString(),
@@ -68,7 +81,13 @@ export async function startGitHubFront(simUrl: string, installationId: number): 
       });
     }
     const forwarded = httpRequest(
-      { host: upstream.hostname, port: upstream.port, method: request.method, path: request.url, headers: { ...request.headers, host: upstream.host } },
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: request.method,
+        path: request.url,
+        headers: { ...request.headers, host: upstream.host },
+      },
       (answer) => {
         record.status = answer.statusCode ?? 0;
         response.writeHead(answer.statusCode ?? 502, answer.headers);

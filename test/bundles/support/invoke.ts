@@ -10,6 +10,8 @@ export interface BuiltBundle {
   key: string;
   file: string;
   bytes: number;
+  /** The product's own source files in the bundle (esbuild's metafile inputs outside node_modules), relative to the root. */
+  sources: string[];
 }
 
 /**
@@ -23,12 +25,20 @@ export async function buildAllBundles(outdir: string): Promise<BuiltBundle[]> {
     const out = [];
     for (const { stack, name, entry } of lambdaEntries()) {
       const file = ${JSON.stringify(outdir)} + '/' + stack + '/' + name + '/index.js';
-      await build({ ...lambdaBuildOptions(entry, file), metafile: false });
-      out.push({ key: stack + '/' + name, file });
+      const { metafile } = await build(lambdaBuildOptions(entry, file));
+      const sources = Object.keys(metafile.inputs).filter((input) => !input.includes('node_modules/') && !input.includes(':'));
+      out.push({ key: stack + '/' + name, file, sources });
     }
     console.log(JSON.stringify(out));`;
-  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, maxBuffer: 1 << 20 });
-  const built = JSON.parse(stdout.trim().split('\n').pop()!) as Array<{ key: string; file: string }>;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: ROOT,
+    maxBuffer: 1 << 20,
+  });
+  const built = JSON.parse(stdout.trim().split('\n').pop()!) as Array<{
+    key: string;
+    file: string;
+    sources: string[];
+  }>;
   return built.map((b) => ({ ...b, bytes: statSync(b.file).size }));
 }
 
@@ -51,7 +61,12 @@ const MARK = '@@bundle-invocation@@ ';
  * index.js and calls `handler(event, context)` once, with only the
  * environment given (the template's variables plus the runtime's own).
  */
-export async function invokeBundle(file: string, event: unknown, env: Record<string, string>, timeoutMs = 30000): Promise<Invocation> {
+export async function invokeBundle(
+  file: string,
+  event: unknown,
+  env: Record<string, string>,
+  timeoutMs = 30000,
+): Promise<Invocation> {
   const driver = `
     const mark = ${JSON.stringify(MARK)};
     const context = { functionName: process.env.AWS_LAMBDA_FUNCTION_NAME, awsRequestId: 'bundle-test-request', getRemainingTimeInMillis: () => 30000 };
@@ -77,7 +92,10 @@ export async function invokeBundle(file: string, event: unknown, env: Record<str
   const ms = Date.now() - started;
   const lines = stdout.split('\n');
   const marked = lines.find((line) => line.startsWith(MARK));
-  if (!marked) throw new Error(`bundle ${file} gave no result (exit ${code}, ${ms} ms)\nstdout: ${stdout.slice(-2000)}\nstderr: ${stderr.slice(-2000)}`);
+  if (!marked)
+    throw new Error(
+      `bundle ${file} gave no result (exit ${code}, ${ms} ms)\nstdout: ${stdout.slice(-2000)}\nstderr: ${stderr.slice(-2000)}`,
+    );
   const outcome = JSON.parse(marked.slice(MARK.length)) as Pick<Invocation, 'result' | 'error'>;
   const logs: Invocation['logs'] = [];
   // Powertools writes ERROR and WARN lines to stderr, the rest to stdout (CloudWatch gets both).

@@ -1,7 +1,27 @@
-import { AutoScalingClient, CreateAutoScalingGroupCommand, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
-import { CreateLaunchTemplateCommand, CreateSubnetCommand, CreateVpcCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { CreateEventBusCommand, EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
-import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  AutoScalingClient,
+  CreateAutoScalingGroupCommand,
+  DescribeAutoScalingGroupsCommand,
+} from '@aws-sdk/client-auto-scaling';
+import {
+  CreateLaunchTemplateCommand,
+  CreateSubnetCommand,
+  CreateVpcCommand,
+  EC2Client,
+} from '@aws-sdk/client-ec2';
+import {
+  CreateEventBusCommand,
+  EventBridgeClient,
+  PutRuleCommand,
+  PutTargetsCommand,
+} from '@aws-sdk/client-eventbridge';
+import {
+  CreateQueueCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { templateEnvironments } from '../../../bench/lambdas';
 import { EVENT_SOURCE, WORKFLOW_JOB_DETAIL_TYPE } from '../../../lib/events';
@@ -35,11 +55,26 @@ export interface BundleWorld {
   dynamo: LocalDynamo;
   tableName: string;
   queueUrl: string;
-  clients: { autoScaling: AutoScalingClient; ec2: EC2Client; ssm: SSMClient; sqs: SQSClient; eventBridge: EventBridgeClient };
+  clients: {
+    autoScaling: AutoScalingClient;
+    ec2: EC2Client;
+    ssm: SSMClient;
+    sqs: SQSClient;
+    eventBridge: EventBridgeClient;
+  };
   /** The template's variables for this function (names exactly as the template sets them), valued for this world, with `overrides`. */
-  env(key: string, overrides?: Record<string, string>, runtime?: Record<string, string | undefined>): Record<string, string>;
+  env(
+    key: string,
+    overrides?: Record<string, string>,
+    runtime?: Record<string, string | undefined>,
+  ): Record<string, string>;
   /** Invokes the bundle `key` once in a fresh process. */
-  invoke(key: string, event: unknown, overrides?: Record<string, string>, runtime?: Record<string, string | undefined>): Promise<Invocation>;
+  invoke(
+    key: string,
+    event: unknown,
+    overrides?: Record<string, string>,
+    runtime?: Record<string, string | undefined>,
+  ): Promise<Invocation>;
   /** Messages the bus rule delivered to the test queue since the last call. */
   busMessages(waitSeconds?: number): Promise<Array<Record<string, any>>>;
   /** The group's desired capacity and instances (`name` defaults to the shared GROUP). */
@@ -59,10 +94,27 @@ export async function startWorld(motoPath: string, bundles: BuiltBundle[]): Prom
   const aws = await startAwsFront({ moto: moto.endpoint, dynamodb: dynamo.endpoint });
 
   const config = { ...FAKE_AWS, endpoint: moto.endpoint };
-  const clients = { autoScaling: new AutoScalingClient(config), ec2: new EC2Client(config), ssm: new SSMClient(config), sqs: new SQSClient(config), eventBridge: new EventBridgeClient(config) };
+  const clients = {
+    autoScaling: new AutoScalingClient(config),
+    ec2: new EC2Client(config),
+    ssm: new SSMClient(config),
+    sqs: new SQSClient(config),
+    eventBridge: new EventBridgeClient(config),
+  };
   const vpc = await clients.ec2.send(new CreateVpcCommand({ CidrBlock: '10.30.0.0/16' }));
-  const subnet = await clients.ec2.send(new CreateSubnetCommand({ VpcId: vpc.Vpc!.VpcId!, CidrBlock: '10.30.1.0/24', AvailabilityZone: 'us-east-1a' }));
-  await clients.ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: 'runner', LaunchTemplateData: { ImageId: 'ami-12c6146b', InstanceType: 'm7g.large' } }));
+  const subnet = await clients.ec2.send(
+    new CreateSubnetCommand({
+      VpcId: vpc.Vpc!.VpcId!,
+      CidrBlock: '10.30.1.0/24',
+      AvailabilityZone: 'us-east-1a',
+    }),
+  );
+  await clients.ec2.send(
+    new CreateLaunchTemplateCommand({
+      LaunchTemplateName: 'runner',
+      LaunchTemplateData: { ImageId: 'ami-12c6146b', InstanceType: 'm7g.large' },
+    }),
+  );
   // The Runners stack's shape: a floor of one, every instance protected from scale-in.
   await clients.autoScaling.send(
     new CreateAutoScalingGroupCommand({
@@ -75,17 +127,41 @@ export async function startWorld(motoPath: string, bundles: BuiltBundle[]): Prom
       LaunchTemplate: { LaunchTemplateName: 'runner', Version: '$Latest' },
     }),
   );
-  const put = (Name: string, Value: string) => clients.ssm.send(new PutParameterCommand({ Name, Value, Type: 'SecureString' }));
+  const put = (Name: string, Value: string) =>
+    clients.ssm.send(new PutParameterCommand({ Name, Value, Type: 'SecureString' }));
   await put(PAT_PARAMETER, JSON.stringify({ type: 'pat', token: 'ghp_bundletestpat' }));
-  await put(APP_PARAMETER, JSON.stringify({ type: 'app', appId: github.appId, privateKey: github.privateKeyPem, installationId: sim.installationId }));
+  await put(
+    APP_PARAMETER,
+    JSON.stringify({
+      type: 'app',
+      appId: github.appId,
+      privateKey: github.privateKeyPem,
+      installationId: sim.installationId,
+    }),
+  );
   await put(WEBHOOK_SECRET_PARAMETER, WEBHOOK_SECRET);
   await clients.eventBridge.send(new CreateEventBusCommand({ Name: BUS }));
-  const queueUrl = (await clients.sqs.send(new CreateQueueCommand({ QueueName: 'bundles-autoscaler' }))).QueueUrl!;
-  const queueArn = (await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn;
+  const queueUrl = (await clients.sqs.send(new CreateQueueCommand({ QueueName: 'bundles-autoscaler' })))
+    .QueueUrl!;
+  const queueArn = (
+    await clients.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
+    )
+  ).Attributes!.QueueArn;
   await clients.eventBridge.send(
-    new PutRuleCommand({ Name: 'workflow-job', EventBusName: BUS, EventPattern: JSON.stringify({ source: [EVENT_SOURCE], 'detail-type': [WORKFLOW_JOB_DETAIL_TYPE] }) }),
+    new PutRuleCommand({
+      Name: 'workflow-job',
+      EventBusName: BUS,
+      EventPattern: JSON.stringify({ source: [EVENT_SOURCE], 'detail-type': [WORKFLOW_JOB_DETAIL_TYPE] }),
+    }),
   );
-  await clients.eventBridge.send(new PutTargetsCommand({ Rule: 'workflow-job', EventBusName: BUS, Targets: [{ Id: 'queue', Arn: queueArn }] }));
+  await clients.eventBridge.send(
+    new PutTargetsCommand({
+      Rule: 'workflow-job',
+      EventBusName: BUS,
+      Targets: [{ Id: 'queue', Arn: queueArn }],
+    }),
+  );
 
   const templates = templateEnvironments();
   const files = new Map(bundles.map((b) => [b.key, b.file]));
@@ -109,7 +185,10 @@ export async function startWorld(motoPath: string, bundles: BuiltBundle[]): Prom
     const template = templates.get(key);
     if (!template) throw new Error(`no function in the templates has CodeUri dist/${key}/`);
     for (const name of Object.keys(overrides)) {
-      if (!(name in template)) throw new Error(`${key}: ${name} is not a variable its template sets (${Object.keys(template).join(', ')})`);
+      if (!(name in template))
+        throw new Error(
+          `${key}: ${name} is not a variable its template sets (${Object.keys(template).join(', ')})`,
+        );
     }
     const fn = key.split('/').pop()!;
     const lambdaRuntime: Record<string, string | undefined> = {
@@ -126,11 +205,14 @@ export async function startWorld(motoPath: string, bundles: BuiltBundle[]): Prom
       ...runtime,
     };
     const merged: Record<string, string | undefined> = { ...lambdaRuntime };
-    for (const [name, value] of Object.entries(template)) merged[name] = overrides[name] ?? values[name] ?? value;
-    return Object.fromEntries(Object.entries(merged).filter((entry): entry is [string, string] => entry[1] !== undefined));
+    for (const [name, value] of Object.entries(template))
+      merged[name] = overrides[name] ?? values[name] ?? value;
+    return Object.fromEntries(
+      Object.entries(merged).filter((entry): entry is [string, string] => entry[1] !== undefined),
+    );
   };
 
-  return {
+  const world: BundleWorld = {
     aws,
     github,
     sim,
@@ -145,8 +227,17 @@ export async function startWorld(motoPath: string, bundles: BuiltBundle[]): Prom
       return invokeBundle(file, event, env(key, overrides, runtime));
     },
     async busMessages(waitSeconds = 1) {
-      const { Messages = [] } = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: waitSeconds }));
-      for (const message of Messages) await clients.sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle! }));
+      const { Messages = [] } = await clients.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: waitSeconds,
+        }),
+      );
+      for (const message of Messages)
+        await clients.sqs.send(
+          new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle! }),
+        );
       return Messages.map((message) => JSON.parse(message.Body!));
     },
     async createGroup(name, desired) {
@@ -161,16 +252,22 @@ export async function startWorld(motoPath: string, bundles: BuiltBundle[]): Prom
           LaunchTemplate: { LaunchTemplateName: 'runner', Version: '$Latest' },
         }),
       );
-      return (await this.groupState(name)).instances;
+      return (await world.groupState(name)).instances;
     },
     async groupState(name = GROUP) {
-      const { AutoScalingGroups = [] } = await clients.autoScaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }));
+      const { AutoScalingGroups = [] } = await clients.autoScaling.send(
+        new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }),
+      );
       const group = AutoScalingGroups[0];
-      return { desired: group?.DesiredCapacity ?? -1, instances: (group?.Instances ?? []).map((i) => i.InstanceId!) };
+      return {
+        desired: group?.DesiredCapacity ?? -1,
+        instances: (group?.Instances ?? []).map((i) => i.InstanceId!),
+      };
     },
     async stop() {
       for (const client of Object.values(clients)) client.destroy();
       await Promise.allSettled([aws.stop(), github.stop(), sim.stop(), dynamo.stop(), moto.stop()]);
     },
   };
+  return world;
 }
