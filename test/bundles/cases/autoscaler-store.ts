@@ -1,4 +1,6 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { EVENT_SOURCE, WORKFLOW_JOB_DETAIL_TYPE } from '../../../lib/events';
 import { readJob } from '../../../lib/ledger';
 import { decideStep } from '../../../AutoScaler/src/decide';
@@ -44,6 +46,34 @@ export async function activityItem(
       new GetCommand({ TableName: world.tableName, Key: { pk: keys.activity(pool) } }),
     )
   ).Item;
+}
+
+/** An EC2 instance metadata service (IMDSv2) that would hand out a region and role credentials, and records who asked. */
+async function startMetadataService(): Promise<{ url: string; requests: string[]; stop(): Promise<void> }> {
+  const requests: string[] = [];
+  const server = createServer((request, response) => {
+    requests.push(`${request.method} ${request.url}`);
+    if (request.method === 'PUT') return void response.end('imds-token');
+    if (request.url?.endsWith('/placement/region')) return void response.end('eu-west-3');
+    if (request.url?.endsWith('/security-credentials/')) return void response.end('runner-role');
+    const expiration = new Date(Date.now() + 3600_000).toISOString();
+    response.end(
+      JSON.stringify({
+        Code: 'Success',
+        AccessKeyId: 'ASIAIMDS',
+        SecretAccessKey: 'imds',
+        Token: 'imds',
+        Expiration: expiration,
+      }),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 const execution = (name: string) => ({
@@ -171,33 +201,44 @@ export const cases: BundleCases = {
       },
     },
     {
-      // Lambda always sets the region and the role's credentials in the environment; the build drops the fallbacks
-      // that look elsewhere (instance metadata for the region, the SSO/INI/IMDS credential chain). Without them the
-      // bundle fails at once, saying what is missing, instead of waiting on a metadata service.
-      name: 'without AWS_REGION, or without credentials in the environment, the write fails at once with the SDK error that names what is missing',
+      // Lambda always sets the region and the role's credentials in the environment and has no instance metadata
+      // service; the build drops the SDK's fallbacks that ask it (region, and the SSO/INI/IMDS credential chain).
+      // A metadata service that would answer both is offered here (AWS_EC2_METADATA_SERVICE_ENDPOINT): the
+      // bundle must not ask it, and must fail at once saying what is missing.
+      name: 'without AWS_REGION, or without credentials in the environment, the write fails at once naming what is missing, and never asks instance metadata',
       plugins: ['lambda-runtime-only', 'lambda-credentials'],
       async run(world) {
-        const input = { failure: { Error: 'States.Timeout', Cause: '' }, execution: execution('rf-3') };
-        const before = world.aws.calls.length;
-        const noRegion = await world.invoke(
-          'AutoScaler/record-failure',
-          input,
-          { POOL: 'b-rf-runtime' },
-          { AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined },
-        );
-        expect(noRegion.error?.message).toMatch(/region is missing/i);
-        const noCredentials = await world.invoke(
-          'AutoScaler/record-failure',
-          input,
-          { POOL: 'b-rf-runtime' },
-          { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_SESSION_TOKEN: undefined },
-        );
-        expect(noCredentials.error).toMatchObject({ name: 'CredentialsProviderError' });
-        expect(noCredentials.error?.message).toMatch(/environment/i);
-        // IMDS's own timeouts are 1 s per attempt with retries: both answered well before one would have run out.
-        expect(noRegion.ms + noCredentials.ms).toBeLessThan(8000);
-        expect(world.aws.calls.length).toBe(before);
-        expect(await activityItem(world, 'b-rf-runtime')).toBeUndefined();
+        const imds = await startMetadataService();
+        try {
+          const input = { failure: { Error: 'States.Timeout', Cause: '' }, execution: execution('rf-3') };
+          const before = world.aws.calls.length;
+          const metadata = { AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url };
+          const noRegion = await world.invoke(
+            'AutoScaler/record-failure',
+            input,
+            { POOL: 'b-rf-runtime' },
+            { ...metadata, AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined },
+          );
+          expect(noRegion.error?.message).toMatch(/region is missing/i);
+          const noCredentials = await world.invoke(
+            'AutoScaler/record-failure',
+            input,
+            { POOL: 'b-rf-runtime' },
+            {
+              ...metadata,
+              AWS_ACCESS_KEY_ID: undefined,
+              AWS_SECRET_ACCESS_KEY: undefined,
+              AWS_SESSION_TOKEN: undefined,
+            },
+          );
+          expect(noCredentials.error).toMatchObject({ name: 'CredentialsProviderError' });
+          expect(noCredentials.error?.message).toMatch(/environment/i);
+          expect(imds.requests).toEqual([]);
+          expect(world.aws.calls.length).toBe(before);
+          expect(await activityItem(world, 'b-rf-runtime')).toBeUndefined();
+        } finally {
+          await imds.stop();
+        }
       },
     },
   ],
