@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describeWithTool } from '../support/tools';
 import { loadBundleCases, type BundleCase } from './support/cases';
 import { buildAllBundles, ROOT, type BuiltBundle } from './support/invoke';
-import { ACCESS_KEY_ID, startWorld, type BundleWorld } from './support/world';
+import { accessKeyFor, startWorld, type BundleWorld } from './support/world';
 
 /**
  * Test what we ship: every function scripts/build.mjs bundles is built with
@@ -157,12 +157,30 @@ describeWithTool(
         expect([...imported].filter((action) => !answered.has(action)).sort()).toEqual([]);
       });
 
-      it('lambda-credentials: every AWS request was signed with the runtime environment key and session token', () => {
+      it("lambda-credentials: every AWS request was signed with its function's runtime key and session token, and every bundle with an SDK client had requests answered", () => {
+        const byKey = new Map(bundles.map((b) => [accessKeyFor(b.key), b.key]));
         expect(world.aws.calls.length).toBeGreaterThan(0);
         expect(
           world.aws.calls
-            .filter((c) => c.accessKeyId !== ACCESS_KEY_ID || !c.hasSessionToken)
-            .map((c) => `${c.service}:${c.action}`),
+            .filter((c) => !byKey.has(c.accessKeyId) || !c.hasSessionToken)
+            .map((c) => `${c.service}:${c.action} ${c.accessKeyId}`),
+        ).toEqual([]);
+        const answered = new Map<string, Set<string>>();
+        for (const call of world.aws.calls) {
+          if (call.status < 200 || call.status >= 300) continue;
+          const key = byKey.get(call.accessKeyId)!;
+          answered.set(key, (answered.get(key) ?? new Set()).add(`${call.service}:${call.action}`));
+        }
+        // eslint-disable-next-line no-console
+        console.log(
+          [...answered]
+            .map(([key, actions]) => `${key}: ${[...actions].sort().join(', ')}`)
+            .sort()
+            .join('\n'),
+        );
+        // Decide is the pure policy: its bundle holds no AWS client at all.
+        expect(
+          bundles.map((b) => b.key).filter((key) => key !== 'AutoScaler/decide' && !answered.has(key)),
         ).toEqual([]);
       });
 

@@ -45,8 +45,13 @@ export const APP_PARAMETER = '/bundles/github-app';
 export const WEBHOOK_SECRET_PARAMETER = '/bundles/webhook-secret';
 export const WEBHOOK_SECRET = 'bundle-test-webhook-secret';
 export const RUNNER_CONFIG_PREFIX = '/bundles/runners';
-/** The access key the "Lambda runtime" hands the bundles; the AWS front sees it in every signature. */
-export const ACCESS_KEY_ID = 'ASIABUNDLETESTKEY';
+/**
+ * The access key the "Lambda runtime" hands a bundle: one per function, so the
+ * AWS front's record of each signature says which bundle sent the request.
+ */
+export function accessKeyFor(bundleKey: string): string {
+  return `ASIABUNDLE${bundleKey.toUpperCase().replace(/[^A-Z]/g, '')}`;
+}
 
 export interface BundleWorld {
   aws: AwsFront;
@@ -195,7 +200,7 @@ export async function startWorld(motoPath: string, bundles: BuiltBundle[]): Prom
       PATH: process.env.PATH,
       AWS_REGION: FAKE_AWS.region,
       AWS_DEFAULT_REGION: FAKE_AWS.region,
-      AWS_ACCESS_KEY_ID: ACCESS_KEY_ID,
+      AWS_ACCESS_KEY_ID: accessKeyFor(key),
       AWS_SECRET_ACCESS_KEY: 'bundle-test-secret',
       AWS_SESSION_TOKEN: 'bundle-test-session-token',
       AWS_ENDPOINT_URL: aws.endpoint,
