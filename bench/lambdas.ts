@@ -53,7 +53,8 @@ export interface LambdasOptions {
 
 const ROOT = resolve(__dirname, '..');
 const STACKS = ['Infrastructure', 'AutoScaler', 'Runners'] as const;
-const MAX_BYTES = 250 * 1024;
+// Every bundle < 400 KB (issue 13 retired the 250 KB goal: the GitHub-facing functions carry 281-318 KB of required libraries).
+const MAX_BYTES = 400 * 1024;
 const MAX_INIT_MS = 100;
 const SOURCE_DIRS = ['lib', 'Infrastructure', 'AutoScaler', 'Runners', 'scripts'];
 

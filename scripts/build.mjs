@@ -3,6 +3,8 @@
 // dist/<Stack>/<name>/index.js, minified, for nodejs22.x on arm64. The
 // templates' CodeUri points at these folders, so `sam deploy` needs no `sam build`.
 // `node scripts/build.mjs [name...] [--analyze]`: only the named functions; --analyze prints what is big.
+// Every plugin below is claimed by a case of test/bundles/invoke.test.ts that runs the code it changes in the
+// built bundle; that test fails for a plugin no case claims, so a new plugin comes with its case or goes.
 import { analyzeMetafile, build } from 'esbuild';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -118,10 +120,13 @@ export function namesImportedFromSdkClients() {
  *   shapes (SSM: 141 of them, 60 KB). Only the errors the product names in an
  *   import (ConditionalCheckFailedException, ParameterNotFound, ...) and those
  *   the SDK retries by class (`$retryable`) stay registered. Any other error
- *   still arrives as the service's base exception with the same `name`,
- *   `message`, `$fault` and `$metadata` (the SDK's own fallback for codes it
- *   does not know), which is all the product and the SDK's retry strategy
- *   look at.
+ *   still arrives as the service's base exception with its `message`, `$fault`
+ *   and `$metadata` (the SDK's own fallback for codes it does not know), which
+ *   is all the product and the SDK's retry strategy look at. Its `name` is
+ *   the error code on the wire, which for Auto Scaling's faults is not the
+ *   class name (`ScalingActivityInProgress`, not
+ *   `ScalingActivityInProgressFault`): AutoScaler/src/errors.ts names both.
+ *   test/bundles/ runs these errors through the shipped bundles.
  */
 export function sdkSchemaShaking(keepErrors = namesImportedFromSdkClients()) {
   return {
