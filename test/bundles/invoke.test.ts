@@ -140,7 +140,9 @@ describeWithTool(
     describe('what every invocation sent (the credential, user-agent and signing plugins)', () => {
       it('every AWS operation the bundled sources import was answered successfully in some invocation (every kept shape went over the wire; none reached the event-stream stub)', () => {
         const imported = new Set<string>();
-        for (const source of new Set(bundles.flatMap((b) => b.sources))) {
+        // A bundle covered by its own test (`invokedBy`) answers for its operations there.
+        const here = bundles.filter((b) => Array.isArray(registry[b.key]));
+        for (const source of new Set(here.flatMap((b) => b.sources))) {
           if (!source.endsWith('.ts')) continue;
           for (const [, list] of readFileSync(join(ROOT, source), 'utf8').matchAll(
             /import\s*\{([^}]*)\}\s*from\s*'@aws-sdk\/(?:client-[a-z0-9-]+|lib-dynamodb)'/g,
@@ -180,7 +182,9 @@ describeWithTool(
         );
         // Decide is the pure policy: its bundle holds no AWS client at all.
         expect(
-          bundles.map((b) => b.key).filter((key) => key !== 'AutoScaler/decide' && !answered.has(key)),
+          bundles
+            .map((b) => b.key)
+            .filter((key) => key !== 'AutoScaler/decide' && Array.isArray(registry[key]) && !answered.has(key)),
         ).toEqual([]);
       });
 

@@ -51,6 +51,8 @@ async function runnerConfig(
 }
 
 export const cases: BundleCases = {
+  // Its own test builds the bundle with the build's options and runs it against moto with a local ResponseURL.
+  'Runners/group-lifecycle': { invokedBy: 'test/runners/group-lifecycle-moto.test.ts' },
   'Runners/jit-config': [
     {
       name: 'a launch (GitHub App credentials, the settings table not there yet): installation token minted, JIT runner registered with the default labels, its config replaces a leftover in SSM, the launch continues',
