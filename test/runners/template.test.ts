@@ -90,7 +90,7 @@ describe('Runners template', () => {
   // GitHub stops sending jobs to a runner that has not installed a new release within 30 days of its
   // publication (github.com/orgs/community/discussions/194762): a pinned default stops working within weeks.
   it('defaults to the current runner release and still accepts a pin', () => {
-    const parameter = template.Parameters!.RunnerVersion as { Default: string; AllowedPattern: string };
+    const parameter = template.Parameters!.RunnerVersion as unknown as { Default: string; AllowedPattern: string };
     expect(parameter.Default).toBe('latest');
     const allowed = new RegExp(parameter.AllowedPattern);
     expect(['latest', '2.330.0', '2.329.0'].filter((v) => allowed.test(v))).toHaveLength(3);
@@ -107,7 +107,7 @@ describe('Runners template', () => {
     expect(statements).toEqual([
       { Sid: 'ReportBootOutcome', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': ['BootLogGroup', 'Arn'] } },
     ]);
-    expect(template.Outputs?.BootLogGroupName?.Value).toEqual({ Ref: 'BootLogGroup' });
+    expect((template.Outputs as Record<string, { Value?: unknown }> | undefined)?.BootLogGroupName?.Value).toEqual({ Ref: 'BootLogGroup' });
     const header = resource('LaunchTemplate').Properties?.LaunchTemplateData.UserData['Fn::Base64']['Fn::Join'][1][0];
     expect(String(resolveIntrinsics(header, { ...names, BootLogGroup: `/runner-autoscaler/${STACK}/boot` }))).toContain(
       `export BOOT_LOG_GROUP='/runner-autoscaler/${STACK}/boot'`,
