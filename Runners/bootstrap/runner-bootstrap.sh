@@ -129,7 +129,7 @@ remove_this_instance() {
 # The runner is never started after this.
 fail_boot() {
   log "boot failed (${STAGE}): $1; the runner is not started"
-  report_boot boot-failed "\"reason\":$(json_string "$1")" true
+  report_boot boot-failed "\"reason\":$(json_string "$1")" true || true
   remove_this_instance "${INSTANCE_ID}" || true
   exit 1
 }
@@ -180,7 +180,8 @@ install_aws_cli() {
 # Whatever the image, the runner starts only with all of it present.
 verify_dependencies() {
   local missing=()
-  ldconfig -p 2>/dev/null | grep -q 'libicuuc\.so' || missing+=("libicu")
+  # Not grep -q: it would stop reading, and ldconfig's SIGPIPE fails the pipe (pipefail).
+  ldconfig -p 2>/dev/null | grep 'libicuuc\.so' >/dev/null || missing+=("libicu")
   command -v git >/dev/null || missing+=("git")
   command -v "${AWS_CLI}" >/dev/null || missing+=("the AWS CLI")
   if [[ "${BLOCK_IMDS_FOR_RUNNER}" == true ]] && ! command -v nft >/dev/null && ! command -v iptables >/dev/null; then
@@ -332,14 +333,14 @@ main() {
     log "could not delete ${parameter}; it expires with the registration"
 
   STAGE=runner
-  report_boot runner-started '"reason":"runner starting"' false
+  report_boot runner-started '"reason":"runner starting"' false || true
   local status=0 ran_job=false
   (cd "${RUNNER_DIR}" && ${RUN_AS} ./run.sh --jitconfig "${JIT}") || status=$?
   compgen -G "${RUNNER_DIR}/_diag/Worker_*.log" >/dev/null && ran_job=true
   log "runner exited with status ${status}; ran a job: ${ran_job}"
   local failed=true
   [[ "${status}" != 0 || "${ran_job}" != true ]] || failed=false
-  report_boot runner-exited "\"exitStatus\":${status},\"ranJob\":${ran_job}" "${failed}"
+  report_boot runner-exited "\"exitStatus\":${status},\"ranJob\":${ran_job}" "${failed}" || true
   JIT=""
   remove_this_instance "${INSTANCE_ID}"
 }

@@ -96,7 +96,10 @@ if [[ "$1 $2" == "add rule" ]]; then echo "\${*:5}" >> "$STUB_DIR/nft-rules"; fi
 const STUBS: Record<string, string> = {
   rpm: '#!/usr/bin/env bash\ngrep -qx "${@: -1}" "$STUB_DIR/installed"\n',
   'dpkg-query': '#!/usr/bin/env bash\ngrep -qx "${@: -1}" "$STUB_DIR/installed" && printf "install ok installed"\n',
-  ldconfig: '#!/usr/bin/env bash\nif grep -q "^libicu" "$STUB_DIR/installed"; then printf "\\tlibicuuc.so.74 (libc6,x86-64) => /usr/lib64/libicuuc.so.74\\n"; fi\n',
+  // Like the real cache: the ICU line early, then far more than a pipe buffer holds.
+  ldconfig:
+    '#!/usr/bin/env bash\nif grep -q "^libicu" "$STUB_DIR/installed"; then printf "\\tlibicuuc.so.74 (libc6,x86-64) => /usr/lib64/libicuuc.so.74\\n"; fi\n' +
+    'for i in $(seq 1 4000); do printf "\\tlibother%s.so.1 (libc6,x86-64) => /usr/lib64/libother%s.so.1 padding-padding-padding\\n" $i $i; done\n',
   snap: '#!/usr/bin/env bash\necho "snap $*" >> "$STUB_LOG"\nif [[ "$1 $2" == "install aws-cli" ]]; then mkdir -p "$SNAP_BIN" && cp "$STUB_DIR/tools/aws" "$SNAP_BIN/aws"; fi\n',
   uname: '#!/usr/bin/env bash\nif [[ "$1" == -m ]]; then echo "${STUB_ARCH:-x86_64}"; else echo Linux; fi\n',
   shutdown: '#!/usr/bin/env bash\necho "shutdown $*" >> "$STUB_LOG"\n',
@@ -110,7 +113,7 @@ const TOOLS: Record<string, string> = {
   nft: NFT_STUB,
   iptables: '#!/usr/bin/env bash\necho "$(basename "$0") $*" >> "$STUB_LOG"\n[[ "$1" != -C || "${STUB_IPTABLES_LOST:-0}" != 1 ]]\n',
 };
-const HOST_BASICS = ['bash', 'env', 'date', 'cat', 'tail', 'head', 'grep', 'mkdir', 'rm', 'tar', 'gzip', 'sha256sum', 'sleep', 'id', 'chown', 'mktemp', 'cut', 'tr', 'cp', 'chmod', 'ls', 'wc', 'basename', 'sed', 'sort'];
+const HOST_BASICS = ['bash', 'env', 'date', 'cat', 'tail', 'head', 'grep', 'mkdir', 'rm', 'tar', 'gzip', 'sha256sum', 'sleep', 'id', 'chown', 'mktemp', 'cut', 'tr', 'cp', 'chmod', 'ls', 'wc', 'basename', 'sed', 'sort', 'seq'];
 
 /** Records a digest of the config it was given, never the config; can write _diag logs like the runner. */
 const RUN_SH = `#!/usr/bin/env bash
