@@ -1,18 +1,13 @@
 #!/usr/bin/env bash
-# Runner bootstrap: the user data of every runner instance (Runners/LIFECYCLE.md, docs/runners.md).
-# Instance id (IMDSv2) and OS; install what is missing (Amazon Linux 2023, Ubuntu 24.04); the runner
-# unless baked in; block the metadata service for the runner user; wait, bounded, for the single-use
-# JIT config at ${RUNNER_CONFIG_PREFIX}/<instance id>, read and delete it; run one job; leave the group.
-# A failure before the job never starts the runner: the instance reports and leaves. How the boot
-# ended goes to CloudWatch Logs (BOOT_LOG_GROUP, stream = instance id), with the _diag tail on failure.
-# The header holds non-secret values only. The JIT config is never echoed, written to a file or
-# reported (redacted), and `set -x` must never be used: cloud-init copies output to the console log.
-# Outside commands come from PATH or the environment, so test/runners/bootstrap.test.ts runs this file.
+# Runner bootstrap, the user data of every runner (docs/runners.md, "How a runner lives"). A failure
+# before the job never starts the runner; each boot's end goes to BOOT_LOG_GROUP. The JIT config is
+# never echoed, written to a file or reported, and never use `set -x`: cloud-init logs the output.
+# Commands come from PATH or the environment: test/runners/bootstrap*.test.ts run this file.
 set -euo pipefail
 
-: "${AWS_REGION:?AWS_REGION must be set by the user data header}"
-: "${RUNNER_CONFIG_PREFIX:?RUNNER_CONFIG_PREFIX must be set by the user data header}"
-: "${RUNNER_VERSION:?RUNNER_VERSION must be set by the user data header}"
+: "${AWS_REGION:?AWS_REGION must be set by the header}"
+: "${RUNNER_CONFIG_PREFIX:?RUNNER_CONFIG_PREFIX must be set by the header}"
+: "${RUNNER_VERSION:?RUNNER_VERSION must be set by the header}"
 AUTO_SCALING_GROUP_NAME="${AUTO_SCALING_GROUP_NAME:-}"
 RUNNER_SHA256="${RUNNER_SHA256:-}"
 BOOT_LOG_GROUP="${BOOT_LOG_GROUP:-}"
@@ -170,7 +165,7 @@ install_packages() {
 
 # Ubuntu 24.04 has no awscli package; the AWS CLI is the aws-cli snap, in /snap/bin (maybe not on PATH).
 install_aws_cli() {
-  command -v "${AWS_CLI}" >/dev/null && return 0
+  command -v "${AWS_CLI%% *}" >/dev/null && return 0
   if [[ -x "${SNAP_BIN}/aws" ]]; then AWS_CLI="${SNAP_BIN}/aws" && return 0; fi
   [[ "${OS_ID}" == ubuntu ]] || return 0
   log "installing the AWS CLI (snap aws-cli)"
@@ -183,7 +178,7 @@ verify_dependencies() {
   # Not grep -q: it would stop reading, and ldconfig's SIGPIPE fails the pipe (pipefail).
   ldconfig -p 2>/dev/null | grep 'libicuuc\.so' >/dev/null || missing+=("libicu")
   command -v git >/dev/null || missing+=("git")
-  command -v "${AWS_CLI}" >/dev/null || missing+=("the AWS CLI")
+  command -v "${AWS_CLI%% *}" >/dev/null || missing+=("the AWS CLI")
   if [[ "${BLOCK_IMDS_FOR_RUNNER}" == true ]] && ! command -v nft >/dev/null && ! command -v iptables >/dev/null; then
     missing+=("nft or iptables")
   fi
@@ -293,6 +288,11 @@ block_imds() {
     fi
   else
     return 1
+  fi
+  # Rules can be in place and still not apply: try it as the runner user.
+  if ${RUN_AS} "${CURL}" -sS --connect-timeout 2 -o /dev/null -X PUT "${IMDS_URL}/latest/api/token" \
+    -H 'X-aws-ec2-metadata-token-ttl-seconds: 10' 2>/dev/null; then
+    log "${RUNNER_USER} still reaches the metadata service" && return 1
   fi
   log "metadata service blocked for ${RUNNER_USER}"
 }

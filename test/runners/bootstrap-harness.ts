@@ -58,6 +58,8 @@ echo "unexpected aws call" >&2; exit 2
 const CURL_STUB = `#!/usr/bin/env bash
 echo "curl $*" >> "$STUB_LOG"
 case "$*" in
+  *--connect-timeout*latest/api/token*) # the runner user's probe: refused while the block holds
+    [[ "\${STUB_IMDS_REACHABLE:-0}" == 1 ]] || { echo "curl: (7) Failed to connect to 169.254.169.254 port 80" >&2; exit 7; } ;;
   *latest/api/token*) printf 'IMDS-TOKEN' ;;
   *meta-data/instance-id*) printf '${INSTANCE_ID}' ;;
   *github.com/actions/runner/releases/latest*)

@@ -121,6 +121,14 @@ describe('the runner operating system', () => {
     expectStoppedBeforeTheRunner(result, 'metadata-block', /metadata service/);
   });
 
+  it('never starts the runner when the runner user still reaches the metadata service despite the rules', () => {
+    const result = run(setup(), { BLOCK_IMDS_FOR_RUNNER: 'true', STUB_IMDS_REACHABLE: '1' });
+    expect(result.calls.filter((call) => call.startsWith('nft add rule'))).toHaveLength(2);
+    expect(result.calls).toContainEqual(expect.stringMatching(/^curl .*--connect-timeout 2 .*-X PUT .*latest\/api\/token/));
+    expectStoppedBeforeTheRunner(result, 'metadata-block', /metadata service/);
+    expect(result.stderr).toContain('still reaches the metadata service');
+  });
+
   it('never starts the runner without any packet filter', () => {
     const packages = ['libicu', 'git', 'tar', 'gzip', 'krb5-libs', 'openssl-libs', 'zlib'];
     const result = run(setup({ installed: packages }), { BLOCK_IMDS_FOR_RUNNER: 'true', STUB_INSTALL_NOOP: 'nftables' });
