@@ -46,6 +46,8 @@ log() {
 json_string() {
   local s
   s="$(LC_ALL=C tr -d '\000-\010\013\014\016-\037' <<<"$1")"
+  # Invalid UTF-8 (a tail cut mid-character) would make the CLI refuse the whole batch.
+  ! command -v iconv >/dev/null || s="$(iconv -c -f UTF-8 -t UTF-8 <<<"${s}" 2>/dev/null)" || true
   [[ -z "${JIT}" ]] || s="${s//"${JIT}"/[redacted]}"
   s="${s//\\/\\\\}" s="${s//\"/\\\"}"
   s="${s//$'\t'/\\t}" s="${s//$'\r'/\\r}" s="${s//$'\n'/\\n}"

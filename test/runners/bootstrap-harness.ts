@@ -115,7 +115,7 @@ const TOOLS: Record<string, string> = {
   nft: NFT_STUB,
   iptables: '#!/usr/bin/env bash\necho "$(basename "$0") $*" >> "$STUB_LOG"\n[[ "$1" != -C || "${STUB_IPTABLES_LOST:-0}" != 1 ]]\n',
 };
-const HOST_BASICS = ['bash', 'env', 'date', 'cat', 'tail', 'head', 'grep', 'mkdir', 'rm', 'tar', 'gzip', 'sha256sum', 'sleep', 'id', 'chown', 'mktemp', 'cut', 'tr', 'cp', 'chmod', 'ls', 'wc', 'basename', 'sed', 'sort', 'seq'];
+const HOST_BASICS = ['bash', 'env', 'date', 'cat', 'tail', 'head', 'grep', 'mkdir', 'rm', 'tar', 'gzip', 'sha256sum', 'sleep', 'id', 'chown', 'mktemp', 'cut', 'tr', 'cp', 'chmod', 'ls', 'wc', 'basename', 'sed', 'sort', 'seq', 'iconv'];
 
 /** Records a digest of the config it was given, never the config; can write _diag logs like the runner. */
 const RUN_SH = `#!/usr/bin/env bash
@@ -123,6 +123,7 @@ digest=$(printf '%s' "$2" | sha256sum | cut -d' ' -f1)
 echo "run.sh $1 sha256:$digest cwd:$(pwd)" >> "$STUB_LOG"
 mkdir -p _diag
 printf '[2026-12-02 10:00:00Z INFO Runner] Runner is starting, args %s\\n%s\\n' "$2" "\${STUB_DIAG:-}" > _diag/Runner_20261202-100000-utc.log
+if [[ "\${STUB_DIAG_CUT:-0}" == 1 ]]; then printf 'cut mid-character \\xe2\\x82' >> _diag/Runner_20261202-100000-utc.log; fi
 if [[ "\${STUB_RAN_JOB:-1}" == 1 ]]; then echo "[Worker] Job completed." > _diag/Worker_20261202-100010-utc.log; fi
 exit "\${STUB_RUNNER_EXIT:-0}"
 `;
@@ -227,7 +228,13 @@ export function run(s: Setup, env: Record<string, string> = {}): Run {
   const reports = readdirSync(s.dir)
     .filter((name) => /^report-\d+\.json$/.test(name))
     .sort((a, b) => Number(a.match(/\d+/)![0]) - Number(b.match(/\d+/)![0]))
-    .map((name) => (JSON.parse(readFileSync(join(s.dir, name), 'utf8')) as Array<{ timestamp: number; message: string }>).map((e) => e.message));
+    .map((name) => readFileSync(join(s.dir, name)))
+    .map((bytes) => {
+      // The CLI reads the batch as UTF-8: a byte sequence that does not survive decoding would be refused.
+      expect(Buffer.from(bytes.toString('utf8'), 'utf8').equals(bytes)).toBe(true);
+      return bytes;
+    })
+    .map((bytes) => (JSON.parse(bytes.toString('utf8')) as Array<{ timestamp: number; message: string }>).map((e) => e.message));
   return { status: result.status, stdout: result.stdout, stderr: result.stderr, calls, dir: s.dir, reports };
 }
 

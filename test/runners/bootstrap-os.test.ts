@@ -210,7 +210,7 @@ describe('the boot report in CloudWatch Logs', () => {
 
   it('includes the tail of the runner diagnostic log when the runner fails, with the JIT config redacted', () => {
     const diag = "Process terminated. Couldn't find a valid ICU package installed on the system.";
-    const result = run(setup(), { STUB_RUNNER_EXIT: '134', STUB_RAN_JOB: '0', STUB_DIAG: diag });
+    const result = run(setup(), { STUB_RUNNER_EXIT: '134', STUB_RAN_JOB: '0', STUB_DIAG: diag, STUB_DIAG_CUT: '1' });
     const last = result.reports.at(-1)!;
     const runnerLog = last.find((message) => message.startsWith('runner diagnostic log Runner_20261202-100000-utc.log'));
     expect(runnerLog).toContain(diag);
