@@ -218,7 +218,7 @@ install_dependencies() {
 resolve_runner_version() {
   [[ "${RUNNER_VERSION}" == latest ]] || return 0
   if [[ -n "${RUNNER_SHA256}" ]]; then
-    log "RUNNER_SHA256 pins one archive but RUNNER_VERSION is latest; pin RunnerVersion to that archive's version"
+    log "RUNNER_SHA256 needs a pinned RUNNER_VERSION, not latest"
     return 1
   fi
   local location
@@ -234,7 +234,7 @@ resolve_runner_version() {
 
 install_runner() {
   if [[ -x "${RUNNER_DIR}/run.sh" ]]; then
-    log "runner found in ${RUNNER_DIR} (baked into the image); skipping download"
+    log "runner found in ${RUNNER_DIR} (baked into the image)"
     return 0
   fi
   local arch
@@ -254,7 +254,7 @@ install_runner() {
       return 1
     }
   else
-    log "no RUNNER_SHA256 given; archive not verified (bake the runner into the AMI or set RunnerSha256)"
+    log "no RUNNER_SHA256: archive not verified"
   fi
   mkdir -p "${RUNNER_DIR}"
   tar -xzf "${archive}" -C "${RUNNER_DIR}"
@@ -267,8 +267,7 @@ prepare_runner_user() {
   chown -R "${RUNNER_USER}:" "${RUNNER_DIR}"
 }
 
-# With the instance role a job could terminate any instance of the group. IPv4 and IPv6 (Nitro)
-# endpoints; the rules are read back: a block that did not land is none.
+# With the instance role a job could terminate any instance of the group. IPv4 and IPv6 (Nitro).
 block_imds() {
   if [[ "${BLOCK_IMDS_FOR_RUNNER}" != "true" ]]; then
     log "BLOCK_IMDS_FOR_RUNNER=${BLOCK_IMDS_FOR_RUNNER}: jobs can reach the instance role"
@@ -292,7 +291,7 @@ block_imds() {
   else
     return 1
   fi
-  # Rules can be in place and still not apply: try it as the runner user.
+  # Rules in place may still not apply: try as the runner user.
   if ${RUN_AS} "${CURL}" -sS --connect-timeout 2 -o /dev/null -X PUT "${IMDS_URL}/latest/api/token" \
     -H 'X-aws-ec2-metadata-token-ttl-seconds: 10' 2>/dev/null; then
     log "${RUNNER_USER} still reaches the metadata service" && return 1
@@ -318,12 +317,11 @@ main() {
   STAGE=runner-user
   prepare_runner_user || fail_boot "the runner user could not be prepared"
   STAGE=metadata-block
-  block_imds || fail_boot "the metadata service could not be blocked for ${RUNNER_USER} (set BLOCK_IMDS_FOR_RUNNER=false only if jobs may use the instance role)"
+  block_imds || fail_boot "the metadata service could not be blocked for ${RUNNER_USER}"
 
   STAGE=config-wait
   local started="${SECONDS}" deadline=$((SECONDS + CONFIG_WAIT_SECONDS))
   while [[ -z "${JIT}" ]]; do
-    # ParameterNotFound until the Lambda has stored it: that noise is dropped.
     JIT="$(${AWS_CLI} ssm get-parameter --name "${parameter}" --with-decryption \
       --query Parameter.Value --output text 2>/dev/null)" || JIT=""
     [[ -n "${JIT}" ]] && break
@@ -331,7 +329,7 @@ main() {
     sleep "${POLL_INTERVAL_SECONDS}"
   done
   log "runner config found after $((SECONDS - started))s"
-  # Single use: nobody else may read it, even if it were still valid.
+  # Single use: nobody else may read it.
   ${AWS_CLI} ssm delete-parameter --name "${parameter}" >/dev/null ||
     log "could not delete ${parameter}; it expires with the registration"
 
