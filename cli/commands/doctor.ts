@@ -24,6 +24,7 @@ import {
 } from '../checks';
 import { EXIT, type CliContext } from '../context';
 import type { Output } from '../output';
+import { runnerVersionChecks } from '../runner-version';
 import { githubAccess, groupName, type GitHubAccess } from '../sources';
 
 /**
@@ -307,7 +308,7 @@ export function renderChecks(results: CheckResult[], out: Pick<Output, 'colors'>
 
 export async function doctorCommand(ctx: CliContext, out: Output, options: DoctorOptions): Promise<number> {
   const facts = await out.spin('checking stacks, SSM, GitHub, the group, settings and rules', () => gatherFacts(ctx, options));
-  const results = runChecks(facts);
+  const results = [...runChecks(facts), ...(ctx.options.local ? [] : await runnerVersionChecks(facts.stacks))];
   const failed = results.some((r) => r.status === 'FAIL');
   if (ctx.options.json) out.line(JSON.stringify({ ok: !failed, results }, null, 2));
   else for (const line of renderChecks(results, out)) out.line(line);

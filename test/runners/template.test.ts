@@ -81,10 +81,37 @@ describe('Runners template', () => {
     expect(join[1]).toBe(readFileSync(SCRIPT_PATH, 'utf8')); // else: node Runners/bootstrap/embed-user-data.mjs
     const header = String(resolveIntrinsics(join[0], names));
     const exported = [...header.matchAll(/^export (\w+)=/gm)].map((m) => m[1]).sort();
-    expect(exported).toEqual(['AUTO_SCALING_GROUP_NAME', 'AWS_REGION', 'CONFIG_WAIT_SECONDS', 'RUNNER_CONFIG_PREFIX', 'RUNNER_SHA256', 'RUNNER_VERSION']);
+    expect(exported).toEqual(['AUTO_SCALING_GROUP_NAME', 'AWS_REGION', 'BOOT_LOG_GROUP', 'CONFIG_WAIT_SECONDS', 'RUNNER_CONFIG_PREFIX', 'RUNNER_SHA256', 'RUNNER_VERSION']);
     expect(header).not.toMatch(/credential|token|secret|private key/i);
     // EC2 accepts 16 KB of user data before base64.
     expect(Buffer.byteLength(header + join[1])).toBeLessThan(16 * 1024);
+  });
+
+  // GitHub stops sending jobs to a runner that has not installed a new release within 30 days of its
+  // publication (github.com/orgs/community/discussions/194762): a pinned default stops working within weeks.
+  it('defaults to the current runner release and still accepts a pin', () => {
+    const parameter = template.Parameters!.RunnerVersion as unknown as { Default: string; AllowedPattern: string };
+    expect(parameter.Default).toBe('latest');
+    const allowed = new RegExp(parameter.AllowedPattern);
+    expect(['latest', '2.330.0', '2.329.0'].filter((v) => allowed.test(v))).toHaveLength(3);
+    expect(['2.330', 'v2.330.0', "latest'; x", ''].filter((v) => allowed.test(v))).toEqual([]);
+  });
+
+  it('gives each instance a boot log stream it may write and nothing else, with retention, exported by name', () => {
+    const group = resource('BootLogGroup');
+    expect(group.Type).toBe('AWS::Logs::LogGroup');
+    expect(props('BootLogGroup')).toEqual({ LogGroupName: `/runner-autoscaler/${STACK}/boot`, RetentionInDays: names.LogRetentionDays });
+    const statements = (resource('InstanceRole').Properties?.Policies as Array<{ PolicyDocument: { Statement: Array<Record<string, any>> } }>)
+      .flatMap((policy) => policy.PolicyDocument.Statement)
+      .filter((statement) => JSON.stringify(statement.Action ?? '').includes('logs:'));
+    expect(statements).toEqual([
+      { Sid: 'ReportBootOutcome', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': ['BootLogGroup', 'Arn'] } },
+    ]);
+    expect((template.Outputs as Record<string, { Value?: unknown }> | undefined)?.BootLogGroupName?.Value).toEqual({ Ref: 'BootLogGroup' });
+    const header = resource('LaunchTemplate').Properties?.LaunchTemplateData.UserData['Fn::Base64']['Fn::Join'][1][0];
+    expect(String(resolveIntrinsics(header, { ...names, BootLogGroup: `/runner-autoscaler/${STACK}/boot` }))).toContain(
+      `export BOOT_LOG_GROUP='/runner-autoscaler/${STACK}/boot'`,
+    );
   });
 
   it('gives the functions nodejs22.x on arm64 and parameter names, never secrets, in their environment', () => {
