@@ -52,6 +52,7 @@ it('repairs the ledger from GitHub, removes stale registrations and unregistered
   expect(result.status).toBe('SUCCEEDED');
   expect(result.output.reconcile).toEqual({
     openJobs: 3,
+    discovery: expect.objectContaining({ complete: true, queuedFound: 2, deferredRechecks: 0 }),
     counts: { closedJobs: 2, startedJobs: 1, addedJobs: 1, removedRegistrations: 1, terminatedUnregistered: 1 },
     closedJobs: [1, 2],
     startedJobs: [3],
