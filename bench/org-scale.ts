@@ -8,6 +8,7 @@ import type { AutoScalerDeps } from '../AutoScaler/src/deps';
 import { reconcile } from '../AutoScaler/src/reconcile';
 import type { ReconcileSummary } from '../AutoScaler/src/state';
 import { SimGitHub } from '../local/sim-github';
+import { SimulatedLatency } from '../local/sim-latency';
 import { FakeFleet, RecordingLogger, RecordingMetrics } from '../test/autoscaler/support/fakes';
 import { startDynalite } from '../test/support/dynalite';
 import { machineInfo, round, type MachineInfo } from './support';
@@ -17,10 +18,11 @@ import { machineInfo, round, type MachineInfo } from './support';
  * Reconcile step and the real GitHub adapter (Octokit over HTTP) against the simulated GitHub
  * with a per-request latency, dynalite as the table, an in-process fleet.
  *
- * Time runs `timeScale` times faster than the wall clock for everything that measures it (the
- * adapter's budgets, the reconcile's clock), and the simulated GitHub waits latencyMs / timeScale
- * of real time per request: 300 ms a request is simulated in 30 ms, concurrency included, so a
- * 45 s budget is tested in about 5 s of wall time. Figures are in simulated time unless named wall.
+ * Time is simulated (local/sim-latency.ts): every GitHub request takes latencyMs of it, concurrent
+ * requests overlap, local work takes none, and the adapter's budgets, its backoff sleeps and the
+ * reconcile's clock all read it. So a 45 s budget at 300 ms a request is tested in a few seconds of
+ * wall time, and the figures do not depend on the machine's speed. DynamoDB time is not counted
+ * (dynalite here; single-digit milliseconds a call in AWS). Figures are simulated time unless named wall.
  *
  * The organisation: `repositories` repositories; the first `activeRepositories` have one run each
  * with `jobsPerRepository` queued jobs; of those, `scheduledRepositories` were last pushed months ago
@@ -37,7 +39,6 @@ export interface OrgScaleOptions {
   quietRepositories: number;
   ledgerRepositories: number;
   latencyMs: number;
-  timeScale: number;
   /** Passed to the adapter (budgets, concurrency); the adapter's defaults otherwise. */
   port?: Partial<GitHubPortOptions>;
   /** The retry settings of AutoScaler/src/real-deps/github.ts (the Reconcile Lambda's). */
@@ -52,7 +53,6 @@ export const ORG_SCALE_DEFAULTS: OrgScaleOptions = {
   quietRepositories: 70,
   ledgerRepositories: 40,
   latencyMs: 300,
-  timeScale: 10,
 };
 
 export interface OrgScaleResult {
@@ -77,15 +77,15 @@ export interface OrgScaleResult {
 }
 
 const LABELS = ['self-hosted', 'linux', 'x64'];
+/** AutoScaler/template.yaml ReconcileFunction Timeout (test/autoscaler/reconcile-budget.test.ts reads it from there). */
+export const RECONCILE_LAMBDA_TIMEOUT_SECONDS = 110;
 const HOUR = 3600_000;
 
 export async function runOrgScaleReconcile(overrides: Partial<OrgScaleOptions> = {}): Promise<OrgScaleResult & { stale: boolean; stuckTerminated: boolean }> {
   const o = { ...ORG_SCALE_DEFAULTS, ...overrides };
-  const wallStart = Date.now();
-  const epoch = Date.parse('2026-11-23T12:00:00Z');
-  const clock = { now: () => epoch + (Date.now() - wallStart) * o.timeScale };
+  const clock = new SimulatedLatency(Date.parse('2026-11-23T12:00:00Z'), 0);
   const names = Array.from({ length: o.repositories }, (_, i) => `repo-${String(i).padStart(4, '0')}`);
-  const github = new SimGitHub({ org: 'big-org', repos: names, clock, latencyMs: 0 });
+  const github = new SimGitHub({ org: 'big-org', repos: names, clock, latency: clock });
   const dynamo = await startDynalite();
   const baseUrl = await github.start();
   try {
@@ -116,8 +116,8 @@ export async function runOrgScaleReconcile(overrides: Partial<OrgScaleOptions> =
       baseUrl,
       retry: {
         ...(o.retry ?? { maxAttempts: 3, maxRateLimitWaitMs: 5_000, requestTimeoutMs: 8_000, callBudgetMs: 20_000 }),
-        now: clock.now,
-        sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms / o.timeScale)),
+        now: () => clock.now(),
+        sleep: async (ms) => clock.advance(ms),
       },
       ...o.port,
     });
@@ -136,7 +136,7 @@ export async function runOrgScaleReconcile(overrides: Partial<OrgScaleOptions> =
 
     const metrics = new RecordingMetrics();
     const deps: AutoScalerDeps = { doc: dynamo.doc, tableName, pool: 'default', scalingGroup: fleet, github: port, clock, logger: new RecordingLogger(), metrics };
-    github.latencyMs = o.latencyMs / o.timeScale;
+    clock.latencyMs = o.latencyMs;
     const before = new Map(github.requestCounts);
     const callsBefore = github.totalRequests;
     const started = clock.now();
@@ -150,7 +150,7 @@ export async function runOrgScaleReconcile(overrides: Partial<OrgScaleOptions> =
     }
     const reconcileMs = clock.now() - started;
     const wallMs = Date.now() - wallReconcile;
-    github.latencyMs = 0;
+    clock.latencyMs = 0;
     const byRoute: Record<string, number> = {};
     for (const [route, count] of github.requestCounts) if (count - (before.get(route) ?? 0) > 0) byRoute[route] = count - (before.get(route) ?? 0);
     return {
@@ -180,9 +180,11 @@ export async function runOrgScaleReconcile(overrides: Partial<OrgScaleOptions> =
 
 /** `npm run bench`'s figures: the 1,000-repository case, with the adapter's default budgets. */
 export interface OrgScaleBench {
+  measuredAt: string;
   case: string;
   latencyMs: number;
   reconcileSeconds: number;
+  searchSeconds: number;
   wallSeconds: number;
   githubCalls: number;
   queuedJobs: number;
@@ -191,15 +193,20 @@ export interface OrgScaleBench {
   complete: boolean;
   outcome: string;
   budget: { seconds: number; calls: number; concurrency: number };
+  lambdaTimeoutSeconds: number;
 }
 
 export async function benchOrgScale(): Promise<OrgScaleBench> {
   const { DEFAULT_SCAN } = await import('../lib/adapters/github');
   const r = await runOrgScaleReconcile();
   return {
-    case: `${r.repositories} repositories, ${r.queuedJobs} queued jobs in ${r.activeRepositories}, ${ORG_SCALE_DEFAULTS.ledgerRepositories + ORG_SCALE_DEFAULTS.scheduledRepositories} of them known to the ledger`,
+    measuredAt: new Date().toISOString(),
+    case:
+      `${r.repositories} repositories, ${r.queuedJobs} queued jobs in ${r.activeRepositories} of them; the ledger holds one job of ${ORG_SCALE_DEFAULTS.ledgerRepositories + ORG_SCALE_DEFAULTS.scheduledRepositories} of those, ` +
+      `${ORG_SCALE_DEFAULTS.scheduledRepositories} were last pushed months ago (scheduled workflows); GitHub's latency in simulated time, local work (dynalite included) not counted`,
     latencyMs: r.latencyMs,
     reconcileSeconds: round(r.reconcileMs / 1000, 1),
+    searchSeconds: round((r.summary?.discovery?.elapsedMs ?? 0) / 1000, 1),
     wallSeconds: round(r.wallMs / 1000, 1),
     githubCalls: r.githubCalls,
     queuedJobs: r.queuedJobs,
@@ -208,5 +215,6 @@ export async function benchOrgScale(): Promise<OrgScaleBench> {
     complete: r.summary?.discovery?.complete ?? false,
     outcome: r.outcome,
     budget: { seconds: DEFAULT_SCAN.timeBudgetMs / 1000, calls: DEFAULT_SCAN.callBudget, concurrency: DEFAULT_SCAN.concurrency },
+    lambdaTimeoutSeconds: RECONCILE_LAMBDA_TIMEOUT_SECONDS,
   };
 }

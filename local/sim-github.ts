@@ -77,6 +77,8 @@ export interface SimGitHubOptions {
   events?: SimGitHubEvents;
   /** Milliseconds every REST request waits before it is answered (github.com answers in 100-500 ms at organisation scale). */
   latencyMs?: number;
+  /** Instead: latency in simulated time (local/sim-latency.ts), which then is also the clock to give the code under test. */
+  latency?: { wait(): Promise<void> };
 }
 
 export interface QueueJobsRequest {
@@ -136,8 +138,10 @@ export class SimGitHub {
   /** REST requests served, by "METHOD /path-template". */
   readonly requestCounts = new Map<string, number>();
   private stopped = false;
-  /** Per-request latency (settable while running). */
+  /** Per-request latency in real milliseconds (settable while running). */
   latencyMs: number;
+  /** Per-request latency in simulated time (settable while running; wins over latencyMs). */
+  latency: { wait(): Promise<void> } | undefined;
   /** When each repository was last pushed (ISO); unset: now. `GET /orgs/{org}/repos?sort=pushed` sorts by it. */
   private readonly pushedAt = new Map<string, string>();
 
@@ -151,6 +155,7 @@ export class SimGitHub {
     this.hookId = options.hookId ?? 1;
     this.events = options.events ?? {};
     this.latencyMs = options.latencyMs ?? 0;
+    this.latency = options.latency;
   }
 
   /** REST requests served so far, all routes. */
@@ -468,7 +473,8 @@ export class SimGitHub {
     try {
       const url = new URL(request.url ?? '/', 'http://localhost');
       const body = await readJsonBody(request);
-      if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
+      if (this.latency) await this.latency.wait();
+      else if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
       const result = this.route(request.method ?? 'GET', url, body);
       if (result.status === 204) {
         response.writeHead(204).end();

@@ -239,7 +239,7 @@ function toRunner(raw: RawRunner): RunnerRegistration {
   };
 }
 
-export function createGitHubPort(options: GitHubPortOptions): GitHubPort & { readonly requestCount: number } {
+export function createGitHubPort(options: GitHubPortOptions): GitHubPort & Required<Pick<GitHubPort, 'scanQueuedJobs' | 'redeliverFailedDeliveries'>> & { readonly requestCount: number } {
   const retry = { ...DEFAULT_RETRY, ...options.retry };
   const sleep = options.retry?.sleep ?? realSleep;
   const now = options.retry?.now ?? Date.now;

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { DEFAULT_REDELIVERY, DEFAULT_SCAN } from '../../lib/adapters/github';
 import { loadTemplate } from '../../lib/cfn-template';
 import { ledgerRepositories } from '../../AutoScaler/src/reconcile-discovery';
+import { RECONCILE_LAMBDA_TIMEOUT_SECONDS } from '../../bench/org-scale';
 
 /**
  * The search's budgets are sized from the Reconcile Lambda's timeout: search and redelivery (each with
@@ -12,6 +13,7 @@ import { ledgerRepositories } from '../../AutoScaler/src/reconcile-discovery';
 it('the search and redelivery budgets leave half the Reconcile Lambda timeout to the rest of the step', () => {
   const template = loadTemplate(join(__dirname, '..', '..', 'AutoScaler', 'template.yaml'));
   const timeoutMs = Number((template.Resources.ReconcileFunction.Properties as { Timeout: number }).Timeout) * 1000;
+  expect(timeoutMs).toBe(RECONCILE_LAMBDA_TIMEOUT_SECONDS * 1000);
   const discoveryMs = DEFAULT_SCAN.timeBudgetMs + 2_000 + DEFAULT_REDELIVERY.timeBudgetMs + 2_000;
   expect(timeoutMs - discoveryMs).toBeGreaterThanOrEqual(timeoutMs / 2 - 5_000);
   expect(discoveryMs).toBeLessThan(timeoutMs);
