@@ -44,6 +44,7 @@ export function discoverySummary(scan: QueuedJobScan, deferredRechecks: number, 
     redelivered: redelivery?.redelivered ?? 0,
     redeliveryDeferred: redelivery?.deferred ?? 0,
     redeliveryHook: redelivery?.hook ?? 'none',
+    redeliveryError: redelivery?.error ?? null,
   };
 }
 

@@ -64,6 +64,8 @@ export interface DiscoverySummary {
   redelivered: number;
   redeliveryDeferred: number;
   redeliveryHook: 'app' | 'org' | 'repo' | 'none';
+  /** GitHub's refusal of the deliveries listing or a redelivery (a missing permission, say), reported every period. */
+  redeliveryError: string | null;
 }
 
 export interface ReconcileSummary {
