@@ -85,6 +85,8 @@ export async function scanQueuedJobs(request: ScanRequest, options: QueuedJobSca
   const repos = new Map<string, RepoState>();
   const failures: Array<{ repository: string; status: number | null; message: string }> = [];
   let stoppedBy: QueuedJobScan['stoppedBy'] = null;
+  /** GitHub refused the credentials: nothing else will work either; thrown once the requests in flight are done. */
+  let fatal: { error: unknown } | undefined;
 
   // Two queues: follow-up work of a repository already started (its runs' jobs), then new repositories.
   const followUps: Array<() => Promise<void>> = [];
@@ -99,7 +101,7 @@ export async function scanQueuedJobs(request: ScanRequest, options: QueuedJobSca
   for (const name of options.repositories) addCandidate(name);
 
   const outOfBudget = (): boolean => {
-    if (stoppedBy) return true;
+    if (stoppedBy || fatal) return true;
     if (options.now() >= deadline) stoppedBy = 'time';
     else if (options.requestsSoFar() - firstRequest >= options.callBudget) stoppedBy = 'calls';
     return stoppedBy !== null;
@@ -116,6 +118,10 @@ export async function scanQueuedJobs(request: ScanRequest, options: QueuedJobSca
     state.failed = true;
     if (pastBudget()) {
       stoppedBy ??= 'time';
+      return;
+    }
+    if (options.statusOf(error) === 401) {
+      fatal ??= { error };
       return;
     }
     if (options.isRateLimited(error)) stoppedBy = 'rate_limit';
@@ -218,6 +224,7 @@ export async function scanQueuedJobs(request: ScanRequest, options: QueuedJobSca
     if (running.size === 0) break;
     await Promise.race(running);
   }
+  if (fatal) throw fatal.error;
 
   const scannedRepositories = [...repos.entries()].filter(([, s]) => s.pending === 0 && !s.failed && !s.capped).map(([name]) => name);
   const unscanned = candidates.length - scannedRepositories.length;

@@ -411,7 +411,7 @@ export function createGitHubPort(options: GitHubPortOptions): GitHubPort & Requi
       scope.kind === 'repo'
         ? [`${scope.owner}/${scope.repo}`]
         : [...(hints.repositories ?? []).filter((name) => name.toLowerCase().startsWith(`${scope.org.toLowerCase()}/`)), ...explicit];
-    return scanQueuedJobs((route, parameters) => octokit.request(route, parameters), {
+    const searching = scanQueuedJobs((route, parameters) => octokit.request(route, parameters), {
       org: scope.kind === 'org' ? scope.org : undefined,
       repositories: options.maxRepositories === undefined ? repositories : repositories.slice(0, options.maxRepositories),
       includePushed: scope.kind === 'org' && !options.repositories?.length,
@@ -426,6 +426,8 @@ export function createGitHubPort(options: GitHubPortOptions): GitHubPort & Requi
       statusOf,
       isRateLimited: (error) => error instanceof RateLimitedError,
     });
+    // Only a refusal of the credentials is thrown (a partial result is not an error).
+    return searching.catch((error: unknown) => translate(error, 'search for queued jobs'));
   }
 
   async function listQueuedJobs(): Promise<GitHubJob[]> {
