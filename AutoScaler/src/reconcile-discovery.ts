@@ -1,4 +1,6 @@
 import { readActivity } from '../../lib/activity';
+import { knownRepositoryNames, mergeKnownRepositories, readKnownRepositories, writeKnownRepositories } from '../../lib/known-repositories';
+import { runnerCanTakeJob } from '../../lib/labels';
 import type { JobRecord } from '../../lib/ledger';
 import type { QueuedJobScan, RedeliveryReport } from '../../lib/ports';
 import type { AutoScalerDeps } from './deps';
@@ -9,7 +11,8 @@ import type { DiscoverySummary } from './state';
  *  1. failed `workflow_job` deliveries since the last reconcile are redelivered
  *     (lib/adapters/github-deliveries.ts): a lost `queued` arrives as a normal event;
  *  2. a bounded search for queued jobs (lib/adapters/github-queued-jobs.ts), the
- *     repositories of the ledger's open jobs first, then recently pushed ones.
+ *     repositories of the ledger's open jobs first, then those the pool's jobs came from in the
+ *     last week (lib/known-repositories.ts), then recently pushed ones.
  * Neither fails the Reconcile step when its budget runs out: what was found is used,
  * and how much was not covered is logged, counted (metrics) and put in the summary.
  * A GitHub error both share with the rest of the reconcile (credentials refused) fails it.
@@ -59,14 +62,18 @@ export async function redeliverLostWebhooks(deps: AutoScalerDeps): Promise<Redel
   return report;
 }
 
-export async function searchQueuedJobs(deps: AutoScalerDeps, open: readonly JobRecord[]): Promise<QueuedJobScan> {
+/** `poolLabels`: only the repositories of jobs this pool serves are remembered (the search lists every queued job, GitHub-hosted ones too). */
+export async function searchQueuedJobs(deps: AutoScalerDeps, open: readonly JobRecord[], poolLabels: readonly string[]): Promise<QueuedJobScan> {
   const { github, logger } = deps;
   if (!github.scanQueuedJobs) {
     // A port without a bounded search (the simulator's, the test fakes') lists everything.
     const jobs = await github.listQueuedJobs();
     return { jobs, complete: true, scannedRepositories: [], candidateRepositories: 0, unscannedRepositories: 0, failures: [], failureCount: 0, stoppedBy: null, requests: 0, elapsedMs: 0 };
   }
-  const scan = await github.scanQueuedJobs({ repositories: ledgerRepositories(open) });
+  const known = await readKnownRepositories(deps.doc, deps.tableName, deps.pool);
+  const scan = await github.scanQueuedJobs({ repositories: [...new Set([...ledgerRepositories(open), ...knownRepositoryNames(known)])] });
+  const seen = [...open.map((job) => job.repository), ...scan.jobs.filter((job) => runnerCanTakeJob(poolLabels, job.labels)).map((job) => job.repository)];
+  await writeKnownRepositories(deps.doc, deps.tableName, deps.pool, mergeKnownRepositories(known, seen, deps.clock.now()), deps.clock.now());
   if (!scan.complete) {
     logger.warn('the search for queued jobs was partial: lost queued webhooks of the repositories not read are found in a later period', {
       stoppedBy: scan.stoppedBy,

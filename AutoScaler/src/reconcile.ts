@@ -60,7 +60,7 @@ export async function reconcile(deps: AutoScalerDeps): Promise<ReconcileSummary>
     // still lists as queued needs no call of its own, so during a big queue the reconcile costs a few list
     // calls, not one call per waiting job; only a job GitHub answered for is closed (recheckPlan).
     const redelivery = await redeliverLostWebhooks(deps);
-    const scan = await searchQueuedJobs(deps, open);
+    const scan = await searchQueuedJobs(deps, open, settings.labels);
     const queuedAtGitHub = scan.jobs;
     const plan = recheckPlan(open, scan);
     summary.discovery = discoverySummary(scan, plan.deferred.length, redelivery);

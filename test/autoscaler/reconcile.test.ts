@@ -6,6 +6,7 @@ import type { AutoScalerDeps } from '../../AutoScaler/src/deps';
 import { boundSummary, SUMMARY_IDS_PER_KIND } from '../../AutoScaler/src/reconcile';
 import { startDynalite, type LocalDynamo } from '../support/dynalite';
 import { REDELIVERY_OVERLAP_MS } from '../../AutoScaler/src/reconcile-discovery';
+import { MAX_KNOWN_REPOSITORIES, mergeKnownRepositories } from '../../lib/known-repositories';
 import { createMachine, FakeFleet, FakeGitHub, ManualClock, RECONCILE_INPUT, RecordingLogger, RecordingMetrics } from './support/fakes';
 
 /** The schedule's repair pass, through the real state machine. */
@@ -130,9 +131,10 @@ it('redelivers from one period before the last reconcile, uses a partial search,
   github.addJob({ id: 1, status: 'queued', repository: 'acme/read' });
   github.addJob({ id: 2, status: 'completed', conclusion: 'success', repository: 'acme/unread' });
   github.addJob({ id: 3, status: 'queued', repository: 'acme/read' }); // lost queued webhook, found by the search
+  github.addJob({ id: 4, status: 'queued', repository: 'acme/hosted', labels: ['ubuntu-latest'] }); // a GitHub-hosted job: not ours
   const redeliver = jest.fn(async (_sinceMs: number) => ({ hook: 'app' as const, examined: 40, failed: 2, redelivered: 1, deferred: 1, complete: false, requests: 3, error: 'GitHub POST /app/hook/deliveries/{delivery_id}/attempts failed with 403' }));
   const scan = jest.fn(async (hints?: { repositories?: readonly string[] }) => ({
-    jobs: [1, 3].map((id) => github.jobs.get(id)!),
+    jobs: [1, 3, 4].map((id) => github.jobs.get(id)!),
     complete: false,
     scannedRepositories: ['acme/read'],
     candidateRepositories: 2,
@@ -156,7 +158,7 @@ it('redelivers from one period before the last reconcile, uses a partial search,
     // Job 2's repository was not read: GitHub's own answer for it (completed) closes it, not its absence.
     closedJobs: [2],
     addedJobs: [3],
-    discovery: { complete: false, stoppedBy: 'time', repositoriesNotScanned: 1, queuedFound: 2, redelivered: 1, redeliveryDeferred: 1, redeliveryHook: 'app', redeliveryError: expect.stringContaining('403') },
+    discovery: { complete: false, stoppedBy: 'time', repositoriesNotScanned: 1, queuedFound: 3, redelivered: 1, redeliveryDeferred: 1, redeliveryHook: 'app', redeliveryError: expect.stringContaining('403') },
   });
   expect(metrics.total('ReconcileSearchPartial')).toBe(1);
   expect(metrics.total('ReconcileRedelivered')).toBe(1);
@@ -166,4 +168,16 @@ it('redelivers from one period before the last reconcile, uses a partial search,
   clock.advance(900);
   await createMachine(deps)(RECONCILE_INPUT);
   expect(redeliver).toHaveBeenLastCalledWith(clock.now() - 900_000 - REDELIVERY_OVERLAP_MS);
+  // acme/unread has no open job any more but ran one of ours this week: still searched (REPOS#<pool>); the
+  // repository of a GitHub-hosted job is not remembered.
+  expect(scan.mock.calls[1][0]).toEqual({ repositories: ['acme/read', 'acme/unread'] });
+});
+
+it('remembers the repositories of the pool\'s jobs for a week, the 200 seen last', () => {
+  const day = 24 * 3600_000;
+  const now = Date.parse('2026-12-01T00:00:00Z');
+  const merged = mergeKnownRepositories({ 'a/old': now - 8 * day, 'a/week': now - 6 * day, 'a/seen': now - 2 * day }, ['a/seen', 'a/new', ''], now);
+  expect(merged).toEqual({ 'a/new': now, 'a/seen': now, 'a/week': now - 6 * day });
+  const many = Object.fromEntries(Array.from({ length: 250 }, (_, i) => [`a/r${i}`, now - i * 1000]));
+  expect(Object.keys(mergeKnownRepositories(many, [], now))).toEqual(Array.from({ length: MAX_KNOWN_REPOSITORIES }, (_, i) => `a/r${i}`));
 });
