@@ -130,7 +130,7 @@ export const DEFAULT_SCAN = { timeBudgetMs: 45_000, callBudget: 300, concurrency
 /** One pass over the webhook's deliveries: 10 pages of 100 and 25 redeliveries (POSTs cost 5 secondary-limit points each). */
 export const DEFAULT_REDELIVERY = { timeBudgetMs: 10_000, maxPages: 10, maxRedeliveries: 25 };
 /** Requests in flight when a budget ends are given this long to finish before they are aborted. */
-const QUEUED_SCAN_GRACE_MS = 2_000;
+const BUDGET_GRACE_MS = 2_000;
 
 /**
  * @octokit/rest minus the generated `octokit.rest.*` methods (80 KB in every
@@ -501,9 +501,9 @@ export function createGitHubPort(options: GitHubPortOptions): GitHubPort & Requi
     listRunners: budgeted(() => listRunners()),
     deleteRunner: budgeted(deleteRunner),
     getJob: budgeted(getJob),
-    listQueuedJobs: budgeted(listQueuedJobs, () => (options.queuedJobScan?.timeBudgetMs ?? DEFAULT_SCAN.timeBudgetMs) + QUEUED_SCAN_GRACE_MS),
-    scanQueuedJobs: budgeted(scanQueued, () => (options.queuedJobScan?.timeBudgetMs ?? DEFAULT_SCAN.timeBudgetMs) + QUEUED_SCAN_GRACE_MS),
-    redeliverFailedDeliveries: budgeted(redeliverFailedDeliveries, () => (options.redelivery?.timeBudgetMs ?? DEFAULT_REDELIVERY.timeBudgetMs) + QUEUED_SCAN_GRACE_MS),
+    listQueuedJobs: budgeted(listQueuedJobs, () => (options.queuedJobScan?.timeBudgetMs ?? DEFAULT_SCAN.timeBudgetMs) + BUDGET_GRACE_MS),
+    scanQueuedJobs: budgeted(scanQueued, () => (options.queuedJobScan?.timeBudgetMs ?? DEFAULT_SCAN.timeBudgetMs) + BUDGET_GRACE_MS),
+    redeliverFailedDeliveries: budgeted(redeliverFailedDeliveries, () => (options.redelivery?.timeBudgetMs ?? DEFAULT_REDELIVERY.timeBudgetMs) + BUDGET_GRACE_MS),
     generateJitConfig: budgeted(generateJitConfig),
     get requestCount() {
       return requestCount;
