@@ -1,5 +1,6 @@
 import type { IngressResult } from './ingress';
 import type { LambdasResult } from './lambdas';
+import type { OrgScaleBench } from './org-scale';
 import type { PipelineResult } from './pipeline';
 import type { HeadroomPoint, SimulatorScenario } from './simulator';
 import type { MachineInfo } from './support';
@@ -20,6 +21,8 @@ export interface BenchResults {
   /** The same path with one delivery every paceMs: its own latency, without a queue of executions ahead. */
   pipelinePaced: PipelineResult;
   lambdas: LambdasResult;
+  /** The reconcile at organisation scale (bench/org-scale.ts); absent in results written before it existed. */
+  orgScale?: OrgScaleBench;
 }
 
 export const README_START = '<!-- bench:start (npm run bench writes this section from bench/results.json) -->';
@@ -86,7 +89,24 @@ export function renderBenchmarks(results: BenchResults): string {
         `| ${f.function} | ${f.kb} | ${f.ownKb} | ${f.libraryKb} | ${f.largestLibraries.map((l) => `${l.name} ${l.kb}`).join(', ')} | ${f.coldInitMs} | ${mark(f.underSizeGoal)} | ${mark(f.underInitGoal)} |`,
     ),
   );
+  if (results.orgScale) lines.push('', ...renderOrgScale(results.orgScale));
   return lines.join('\n');
+}
+
+function renderOrgScale(r: OrgScaleBench): string[] {
+  return [
+    '### Reconcile at organisation scale',
+    '',
+    `Measured ${r.measuredAt.slice(0, 10)}. One Reconcile step (the real step and GitHub adapter against the simulated GitHub at ${r.latencyMs} ms per request, simulated time; bench/org-scale.ts): ${r.case}. ` +
+      `Budgets of the search for queued jobs: ${r.budget.seconds} s, ${r.budget.calls} GitHub calls, ${r.budget.concurrency} at a time.`,
+    '',
+    '| measure | result | goal | met |',
+    '|---|---|---|---|',
+    `| search for queued jobs (simulated) | ${r.searchSeconds} s | < ${r.budget.seconds} s | ${mark(r.searchSeconds < r.budget.seconds)} |`,
+    `| whole Reconcile step (simulated) | ${r.reconcileSeconds} s (wall ${r.wallSeconds} s), ${r.outcome} | < ${r.lambdaTimeoutSeconds} s (its Lambda timeout) | ${mark(r.outcome === 'succeeded' && r.reconcileSeconds < r.lambdaTimeoutSeconds)} |`,
+    `| GitHub calls per reconcile | ${r.githubCalls} | ≤ ${r.budget.calls} + 10 | ${mark(r.githubCalls <= r.budget.calls + 10)} |`,
+    `| queued jobs found | ${r.queuedFound} of ${r.queuedJobs} (${r.addedJobs} added to the ledger), search ${r.complete ? 'complete' : '**partial**'} | all | ${mark(r.queuedFound === r.queuedJobs)} |`,
+  ];
 }
 
 /** Replaces the generated part of the README's Benchmarks section. */

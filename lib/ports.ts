@@ -74,6 +74,49 @@ export interface JitConfigRequest {
   workFolder?: string;
 }
 
+/** What the reconcile knows that narrows the search for queued jobs. */
+export interface QueuedJobHints {
+  /** Repositories (owner/name) to scan first: those the ledger holds open jobs of. */
+  repositories?: readonly string[];
+}
+
+/**
+ * One bounded search for queued jobs (lib/adapters/github-queued-jobs.ts). Only
+ * `scannedRepositories` were read completely: a job of any other repository
+ * that is not listed may still be queued.
+ */
+export interface QueuedJobScan {
+  jobs: GitHubJob[];
+  /** Every candidate repository was read completely and none is left in the look-back. */
+  complete: boolean;
+  scannedRepositories: string[];
+  candidateRepositories: number;
+  unscannedRepositories: number;
+  /** GitHub errors after retries (the first few), reported, never swallowed. */
+  failures: Array<{ repository: string; status: number | null; message: string }>;
+  failureCount: number;
+  /** Why the scan stopped early: its time budget, its call budget, or a rate limit; null when it did not. */
+  stoppedBy: 'time' | 'calls' | 'rate_limit' | null;
+  requests: number;
+  elapsedMs: number;
+}
+
+/** What one pass over the webhook's recent deliveries did (lib/adapters/github-deliveries.ts). */
+export interface RedeliveryReport {
+  /** app: the GitHub App's webhook; org/repo: an organization or repository webhook; none: no hook to read. */
+  hook: 'app' | 'org' | 'repo' | 'none';
+  examined: number;
+  /** Distinct failed workflow_job deliveries (by guid) with no later success. */
+  failed: number;
+  redelivered: number;
+  /** Failed deliveries left for the next period (the cap was reached). */
+  deferred: number;
+  /** The listing ended before the window's start (page cap, time budget). */
+  complete: boolean;
+  requests: number;
+  error?: string;
+}
+
 export interface GitHubPort {
   listRunners(): Promise<RunnerRegistration[]>;
   deleteRunner(runnerId: number): Promise<DeleteRunnerOutcome>;
@@ -81,6 +124,10 @@ export interface GitHubPort {
   getJob(repository: string, jobId: number): Promise<GitHubJob | null>;
   /** Queued jobs GitHub knows of in the scope (used by the reconcile to find lost `queued` webhooks). */
   listQueuedJobs(): Promise<GitHubJob[]>;
+  /** The bounded search behind listQueuedJobs, with what it covered; ports without it are taken as complete. */
+  scanQueuedJobs?(hints?: QueuedJobHints): Promise<QueuedJobScan>;
+  /** Redelivers failed `workflow_job` deliveries of the webhook since `sinceMs` (bounded); absent: nothing to do. */
+  redeliverFailedDeliveries?(sinceMs: number): Promise<RedeliveryReport>;
   generateJitConfig(request: JitConfigRequest): Promise<{ runnerId: number; encodedJitConfig: string }>;
   /** Requests made so far (for metrics and the simulator's accounting). */
   readonly requestCount?: number;
@@ -105,11 +152,13 @@ export function parseGitHubScope(text: string): GitHubScope {
 
 /**
  * GitHub credentials, stored as one JSON SecureString in SSM (never in env):
- * {"type":"pat","token":"..."} or {"type":"app","appId":1,"privateKey":"-----BEGIN...","installationId":2}
+ * {"type":"pat","token":"..."} or {"type":"app","appId":1,"privateKey":"-----BEGIN...","installationId":2}.
+ * Optional `hookId`: the organization (or repository) webhook whose failed deliveries the reconcile
+ * redelivers; without it, App credentials use the App's own webhook and a PAT redelivers nothing.
  */
 export type GitHubCredentials =
-  | { type: 'pat'; token: string }
-  | { type: 'app'; appId: number; privateKey: string; installationId: number };
+  | { type: 'pat'; token: string; hookId?: number }
+  | { type: 'app'; appId: number; privateKey: string; installationId: number; hookId?: number };
 
 /** The custom event bus, as the webhook function sees it. */
 export interface BusEntry {

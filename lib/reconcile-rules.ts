@@ -15,6 +15,40 @@ export function jobsToRecheck<T extends Pick<JobRecord, 'jobId' | 'status'>>(ope
   return open.filter((job) => !(job.status === 'queued' && stillQueued.has(job.jobId)));
 }
 
+/** Queued ledger jobs of repositories the search did not read that one period re-reads, at most (oldest first). */
+export const MAX_UNSCANNED_RECHECKS = 100;
+
+/** What a (possibly partial) search for queued jobs saw: its jobs, and the repositories it read completely. */
+export interface QueuedView {
+  jobs: readonly Pick<GitHubJob, 'id'>[];
+  complete: boolean;
+  scannedRepositories: readonly string[];
+}
+
+/**
+ * The re-checks of one period, given a search that may have stopped early. Only
+ * GitHub's own answer for a job (GetJob) closes or starts it: a job that is not
+ * listed because its repository was not read is re-read, never taken as gone.
+ * A job listed as queued needs nothing. Queued jobs of unread repositories are
+ * re-read up to MAX_UNSCANNED_RECHECKS (oldest first: `open` is oldest first);
+ * the rest wait for the next period (`deferred`), so a search cut short by a slow
+ * GitHub does not turn into thousands of single-job calls.
+ */
+export function recheckPlan<T extends Pick<JobRecord, 'jobId' | 'status' | 'repository'>>(open: readonly T[], view: QueuedView): { recheck: T[]; deferred: T[] } {
+  const candidates = jobsToRecheck(open, view.jobs);
+  if (view.complete) return { recheck: candidates, deferred: [] };
+  const scanned = new Set(view.scannedRepositories.map((name) => name.toLowerCase()));
+  const recheck: T[] = [];
+  const deferred: T[] = [];
+  let unscanned = 0;
+  for (const job of candidates) {
+    if (job.status !== 'queued' || scanned.has(job.repository.toLowerCase())) recheck.push(job);
+    else if (unscanned++ < MAX_UNSCANNED_RECHECKS) recheck.push(job);
+    else deferred.push(job);
+  }
+  return { recheck, deferred };
+}
+
 type Recheckable = Pick<JobRecord, 'jobId' | 'pool' | 'status' | 'repository' | 'labels' | 'runId'>;
 
 /** What GitHub's view of one open job says to record: closed (finished, cancelled, vanished), started, or nothing. */

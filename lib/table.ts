@@ -30,6 +30,8 @@ export const keys = {
   job: (jobId: number | string) => `JOB#${jobId}`,
   delivery: (deliveryId: string) => `DELIVERY#${deliveryId}`,
   activity: (pool: string) => `ACTIVITY#${pool}`,
+  /** Repositories the pool's jobs came from lately (lib/known-repositories.ts). */
+  knownRepositories: (pool: string) => `REPOS#${pool}`,
 } as const;
 
 export const DELIVERY_TTL_SECONDS = 3 * 24 * 3600; // GitHub allows redelivery for 3 days

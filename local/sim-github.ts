@@ -75,6 +75,10 @@ export interface SimGitHubOptions {
   installationId?: number;
   hookId?: number;
   events?: SimGitHubEvents;
+  /** Milliseconds every REST request waits before it is answered (github.com answers in 100-500 ms at organisation scale). */
+  latencyMs?: number;
+  /** Instead: latency in simulated time (local/sim-latency.ts), which then is also the clock to give the code under test. */
+  latency?: { wait(): Promise<void> };
 }
 
 export interface QueueJobsRequest {
@@ -134,6 +138,12 @@ export class SimGitHub {
   /** REST requests served, by "METHOD /path-template". */
   readonly requestCounts = new Map<string, number>();
   private stopped = false;
+  /** Per-request latency in real milliseconds (settable while running). */
+  latencyMs: number;
+  /** Per-request latency in simulated time (settable while running; wins over latencyMs). */
+  latency: { wait(): Promise<void> } | undefined;
+  /** When each repository was last pushed (ISO); unset: now. `GET /orgs/{org}/repos?sort=pushed` sorts by it. */
+  private readonly pushedAt = new Map<string, string>();
 
   constructor(options: SimGitHubOptions = {}) {
     this.org = options.org ?? 'local-org';
@@ -144,6 +154,19 @@ export class SimGitHub {
     this.installationId = options.installationId ?? 4242;
     this.hookId = options.hookId ?? 1;
     this.events = options.events ?? {};
+    this.latencyMs = options.latencyMs ?? 0;
+    this.latency = options.latency;
+  }
+
+  /** REST requests served so far, all routes. */
+  get totalRequests(): number {
+    let total = 0;
+    for (const count of this.requestCounts.values()) total += count;
+    return total;
+  }
+
+  setPushedAt(repo: string, iso: string): void {
+    this.pushedAt.set(repo, iso);
   }
 
   async start(port = 0, host = '127.0.0.1'): Promise<string> {
@@ -450,12 +473,14 @@ export class SimGitHub {
     try {
       const url = new URL(request.url ?? '/', 'http://localhost');
       const body = await readJsonBody(request);
+      if (this.latency) await this.latency.wait();
+      else if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
       const result = this.route(request.method ?? 'GET', url, body);
       if (result.status === 204) {
         response.writeHead(204).end();
         return;
       }
-      response.writeHead(result.status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(result.body));
+      response.writeHead(result.status, { 'content-type': 'application/json; charset=utf-8', ...result.headers }).end(JSON.stringify(result.body));
     } catch (error) {
       const status = error instanceof HttpError ? error.status : 500;
       const extra = error instanceof HttpError ? error.extra : {};
@@ -474,7 +499,7 @@ export class SimGitHub {
     if (repo !== undefined && !this.repos.some((r) => r.toLowerCase() === repo.toLowerCase())) throw new HttpError(404, 'Not Found');
   }
 
-  private route(method: string, url: URL, body: unknown): { status: number; body?: unknown } {
+  private route(method: string, url: URL, body: unknown): { status: number; body?: unknown; headers?: Record<string, string> } {
     const path = url.pathname.replace(/\/+$/, '');
     const page = Math.max(1, Number(url.searchParams.get('page') ?? 1) || 1);
     const perPage = Math.min(100, Math.max(1, Number(url.searchParams.get('per_page') ?? 30) || 30));
@@ -548,7 +573,12 @@ export class SimGitHub {
     if ((m = /^\/orgs\/([^/]+)\/repos$/.exec(path)) && method === 'GET') {
       this.checkScope(m[1]);
       this.count('GET /orgs/repos');
-      return { status: 200, body: paginate(this.repos.map((name, i) => this.repoJson(name, i))) };
+      const all = this.repos.map((name, i) => this.repoJson(name, i));
+      if (url.searchParams.get('sort') === 'pushed') {
+        const sign = url.searchParams.get('direction') === 'asc' ? 1 : -1;
+        all.sort((a, b) => sign * String(a.pushed_at).localeCompare(String(b.pushed_at)));
+      }
+      return { status: 200, body: paginate(all) };
     }
     if (path === '/installation/repositories' && method === 'GET') {
       this.count('GET /installation/repositories');
@@ -568,7 +598,10 @@ export class SimGitHub {
         const sorted = [...this.deliveries].reverse();
         const cursor = url.searchParams.get('cursor');
         const start = cursor ? Math.max(0, sorted.findIndex((d) => d.id === Number(cursor))) : 0;
-        return { status: 200, body: sorted.slice(start, start + perPage).map((d) => this.deliveryJson(d)) };
+        const next = sorted[start + perPage];
+        // GitHub pages deliveries with a cursor in the Link header.
+        const headers: Record<string, string> = next ? { link: `<${this.baseUrl}${path}?per_page=${perPage}&cursor=${next.id}>; rel="next"` } : {};
+        return { status: 200, body: sorted.slice(start, start + perPage).map((d) => this.deliveryJson(d)), headers };
       }
       const delivery = this.deliveries.find((d) => d.id === deliveryId);
       if (!delivery) throw new HttpError(404, 'Not Found');
@@ -686,7 +719,7 @@ export class SimGitHub {
   }
 
   private repoJson(name: string, index: number): Record<string, unknown> {
-    return { id: 100000 + index, name, full_name: `${this.org}/${name}`, owner: { login: this.org, type: 'Organization' }, private: true, archived: false, pushed_at: this.isoNow() };
+    return { id: 100000 + index, name, full_name: `${this.org}/${name}`, owner: { login: this.org, type: 'Organization' }, private: true, archived: false, pushed_at: this.pushedAt.get(name) ?? this.isoNow() };
   }
 
   private deliveryJson(d: SimDelivery): Record<string, unknown> {

@@ -1,4 +1,4 @@
-import { jobsToRecheck, missedQueuedJobs, repairFromRemote, staleRegistrations, unregisteredToTerminate } from '../lib/reconcile-rules';
+import { jobsToRecheck, MAX_UNSCANNED_RECHECKS, missedQueuedJobs, recheckPlan, repairFromRemote, staleRegistrations, unregisteredToTerminate } from '../lib/reconcile-rules';
 import type { GitHubJob, GroupInstance, GroupState, RunnerRegistration } from '../lib/ports';
 
 const NOW = Date.parse('2026-12-01T12:00:00Z');
@@ -12,6 +12,20 @@ describe('reconcile rules', () => {
   it('re-checks only the open jobs GitHub no longer lists as queued', () => {
     const jobs = [open(1, 'queued'), open(2, 'queued'), open(3, 'in_progress')];
     expect(jobsToRecheck(jobs, [remote(1, 'queued'), remote(3, 'queued')]).map((j) => j.jobId)).toEqual([2, 3]);
+  });
+
+  it('after a partial search: a job of an unread repository is re-read (GitHub answers for it), never taken as gone; beyond the cap it waits', () => {
+    const inRepo = (jobId: number, repository: string, status: 'queued' | 'in_progress' = 'queued') => ({ ...open(jobId, status), repository });
+    const jobs = [inRepo(1, 'acme/read'), inRepo(2, 'acme/read'), inRepo(3, 'acme/unread'), inRepo(4, 'acme/unread', 'in_progress')];
+    const view = { jobs: [remote(1, 'queued')], complete: false, scannedRepositories: ['acme/read'] };
+    expect(recheckPlan(jobs, view)).toEqual({ recheck: [jobs[1], jobs[2], jobs[3]], deferred: [] });
+    // A search that read nothing, and a big queue: a bounded number of single-job reads, oldest first; none closed unread.
+    const many = Array.from({ length: MAX_UNSCANNED_RECHECKS + 50 }, (_, i) => inRepo(i + 1, `acme/r${i}`));
+    const plan = recheckPlan(many, { jobs: [], complete: false, scannedRepositories: [] });
+    expect(plan.recheck.map((j) => j.jobId)).toEqual(many.slice(0, MAX_UNSCANNED_RECHECKS).map((j) => j.jobId));
+    expect(plan.deferred).toHaveLength(50);
+    // A complete search: the rule as before.
+    expect(recheckPlan(jobs, { ...view, complete: true }).recheck).toEqual(jobsToRecheck(jobs, view.jobs));
   });
 
   it('turns GitHub\'s view of a job into the event to record, or none', () => {

@@ -1,10 +1,11 @@
 import { recordReconcile } from '../../lib/activity';
 import { forEachWithConcurrency } from '../../lib/concurrency';
 import { listOpenJobs, readJob, recordJobEvent } from '../../lib/ledger';
-import { jobsToRecheck, missedQueuedEvent, missedQueuedJobs, repairFromRemote, staleRegistrations, unregisteredToTerminate } from '../../lib/reconcile-rules';
+import { missedQueuedEvent, missedQueuedJobs, repairFromRemote, recheckPlan, staleRegistrations, unregisteredToTerminate } from '../../lib/reconcile-rules';
 import { readSettings } from '../../lib/settings-store';
 import type { AutoScalerDeps } from './deps';
 import { classifyErrors } from './errors';
+import { discoverySummary, redeliverLostWebhooks, searchQueuedJobs } from './reconcile-discovery';
 import type { ReconcileCounts, ReconcileSummary } from './state';
 
 /** GitHub allows 100 concurrent requests per installation; a handful keeps a big re-check inside the Lambda's timeout. */
@@ -18,6 +19,7 @@ export function boundSummary(summary: ReconcileSummary): ReconcileSummary & { co
   const cut = <T>(list: T[]): T[] => list.slice(0, SUMMARY_IDS_PER_KIND);
   return {
     openJobs: summary.openJobs,
+    ...(summary.discovery ? { discovery: summary.discovery } : {}),
     counts: {
       closedJobs: summary.closedJobs.length,
       startedJobs: summary.startedJobs.length,
@@ -35,6 +37,8 @@ export function boundSummary(summary: ReconcileSummary): ReconcileSummary & { co
 
 /**
  * The schedule's repair pass, so a lost webhook costs at most one period:
+ *  0. failed webhook deliveries are redelivered and queued jobs searched for, within budgets
+ *     (reconcile-discovery.ts); a search cut short is reported, never a failure;
  *  1. every open ledger job that GitHub does not list as queued is re-read
  *     there (8 at a time): finished, cancelled or vanished jobs are closed,
  *     started ones marked in progress;
@@ -52,10 +56,15 @@ export async function reconcile(deps: AutoScalerDeps): Promise<ReconcileSummary>
 
     const open = await listOpenJobs(doc, tableName, pool);
     summary.openJobs = open.length;
-    // GitHub's queued list first: a ledger job GitHub still lists as queued needs no call of its own, so
-    // during a big queue the reconcile costs a few list calls, not one call per waiting job.
-    const queuedAtGitHub = await github.listQueuedJobs();
-    await forEachWithConcurrency(jobsToRecheck(open, queuedAtGitHub), RECHECK_CONCURRENCY, async (job) => {
+    // Lost webhooks redelivered, then GitHub's queued list (bounded, possibly partial): a ledger job GitHub
+    // still lists as queued needs no call of its own, so during a big queue the reconcile costs a few list
+    // calls, not one call per waiting job; only a job GitHub answered for is closed (recheckPlan).
+    const redelivery = await redeliverLostWebhooks(deps);
+    const scan = await searchQueuedJobs(deps, open, settings.labels);
+    const queuedAtGitHub = scan.jobs;
+    const plan = recheckPlan(open, scan);
+    summary.discovery = discoverySummary(scan, plan.deferred.length, redelivery);
+    await forEachWithConcurrency(plan.recheck, RECHECK_CONCURRENCY, async (job) => {
       const repair = repairFromRemote(job, await github.getJob(job.repository, job.jobId), clock.now());
       if (!repair) return;
       await recordJobEvent(doc, tableName, repair);
@@ -86,6 +95,9 @@ export async function reconcile(deps: AutoScalerDeps): Promise<ReconcileSummary>
     metrics?.addMetric('ReconcileClosedJobs', 'Count', bounded.counts.closedJobs);
     metrics?.addMetric('ReconcileAddedJobs', 'Count', bounded.counts.addedJobs);
     metrics?.addMetric('ReconcileTerminated', 'Count', bounded.counts.terminatedUnregistered);
+    metrics?.addMetric('ReconcileSearchPartial', 'Count', summary.discovery.complete ? 0 : 1);
+    metrics?.addMetric('ReconcileRepositoriesNotScanned', 'Count', summary.discovery.repositoriesNotScanned);
+    metrics?.addMetric('ReconcileRedelivered', 'Count', summary.discovery.redelivered);
     logger.info('reconciled', { ...bounded });
     return bounded;
   });

@@ -47,8 +47,30 @@ export interface ReconcileCounts {
   terminatedUnregistered: number;
 }
 
+/** How far one reconcile's search for missed jobs got (AutoScaler/src/reconcile-discovery.ts). */
+export interface DiscoverySummary {
+  /** Every candidate repository was read; false: the search stopped early (stoppedBy) or repositories failed. */
+  complete: boolean;
+  stoppedBy: 'time' | 'calls' | 'rate_limit' | null;
+  repositoriesScanned: number;
+  repositoriesNotScanned: number;
+  failures: number;
+  firstFailure: string | null;
+  queuedFound: number;
+  /** Queued ledger jobs of unread repositories left for the next period (lib/reconcile-rules.ts recheckPlan). */
+  deferredRechecks: number;
+  githubCalls: number;
+  elapsedMs: number;
+  redelivered: number;
+  redeliveryDeferred: number;
+  redeliveryHook: 'app' | 'org' | 'repo' | 'none';
+  /** GitHub's refusal of the deliveries listing or a redelivery (a missing permission, say), reported every period. */
+  redeliveryError: string | null;
+}
+
 export interface ReconcileSummary {
   openJobs: number;
+  discovery?: DiscoverySummary;
   counts?: ReconcileCounts;
   closedJobs: number[];
   startedJobs: number[];

@@ -11,8 +11,13 @@ import type {
   GitHubPort,
   GitHubScope,
   JitConfigRequest,
+  QueuedJobHints,
+  QueuedJobScan,
+  RedeliveryReport,
   RunnerRegistration,
 } from '../ports';
+import { redeliverFailed, type RedeliveryOptions } from './github-deliveries';
+import { scanQueuedJobs } from './github-queued-jobs';
 
 /**
  * GitHubPort over Octokit (core + pagination): organization or repository scope, a PAT or a
@@ -69,8 +74,12 @@ export interface GitHubPortOptions {
   retry?: GitHubRetryOptions;
   /** Organization scope: repositories (names or owner/name) to search for queued jobs instead of all accessible ones. */
   repositories?: string[];
-  /** Organization scope: at most this many repositories searched for queued jobs (most recently pushed first). */
+  /** Organization scope: at most this many of the hinted and listed repositories searched first (the pushed ones follow). */
   maxRepositories?: number;
+  /** Bounds of one search for queued jobs (DEFAULT_SCAN). */
+  queuedJobScan?: Partial<typeof DEFAULT_SCAN>;
+  /** Bounds of one pass over the webhook's deliveries (DEFAULT_REDELIVERY). */
+  redelivery?: Partial<typeof DEFAULT_REDELIVERY>;
   /** Per repository: at most this many workflow runs inspected for queued jobs. */
   maxRunsPerRepository?: number;
   /** Runs older than this are ignored by listQueuedJobs (GitHub cancels self-hosted jobs queued for 24-48 h). */
@@ -108,6 +117,20 @@ const DEFAULT_RETRY = {
   maxRateLimitWaits: 2,
   requestTimeoutMs: 10_000,
 } as const;
+
+/**
+ * One search for queued jobs, sized for the Reconcile Lambda (AutoScaler/template.yaml: Timeout 110 s;
+ * test/autoscaler/reconcile-budget.test.ts checks the sum): 45 s of search, then up to 10 s of
+ * redelivery, leaves 55 s for the ledger re-checks, the runner list and the clean-ups. 300 calls
+ * (1,200 an hour at the 15-minute default period: under a tenth of the 12,500 an hour an installation
+ * in a 1,000-repository organization gets, a quarter of the 5,000 a small one gets), 10 at a time
+ * (GitHub's secondary limit is 100 concurrent requests).
+ */
+export const DEFAULT_SCAN = { timeBudgetMs: 45_000, callBudget: 300, concurrency: 10, maxRepositoryPages: 3 };
+/** One pass over the webhook's deliveries: 10 pages of 100 and 25 redeliveries (POSTs cost 5 secondary-limit points each). */
+export const DEFAULT_REDELIVERY = { timeBudgetMs: 10_000, maxPages: 10, maxRedeliveries: 25 };
+/** Requests in flight when a budget ends are given this long to finish before they are aborted. */
+const BUDGET_GRACE_MS = 2_000;
 
 /**
  * @octokit/rest minus the generated `octokit.rest.*` methods (80 KB in every
@@ -216,7 +239,7 @@ function toRunner(raw: RawRunner): RunnerRegistration {
   };
 }
 
-export function createGitHubPort(options: GitHubPortOptions): GitHubPort & { readonly requestCount: number } {
+export function createGitHubPort(options: GitHubPortOptions): GitHubPort & Required<Pick<GitHubPort, 'scanQueuedJobs' | 'redeliverFailedDeliveries'>> & { readonly requestCount: number } {
   const retry = { ...DEFAULT_RETRY, ...options.retry };
   const sleep = options.retry?.sleep ?? realSleep;
   const now = options.retry?.now ?? Date.now;
@@ -224,7 +247,7 @@ export function createGitHubPort(options: GitHubPortOptions): GitHubPort & { rea
   const logger = options.logger;
   const scope = options.scope;
   let requestCount = 0;
-  let credentialsKind: GitHubCredentials['type'] | undefined;
+  let lastCredentials: GitHubCredentials | undefined;
 
   /**
    * Once GitHub said the budget is exhausted until a time beyond what we wait
@@ -235,8 +258,11 @@ export function createGitHubPort(options: GitHubPortOptions): GitHubPort & { rea
 
   const callDeadline = new AsyncLocalStorage<number>();
   /** Runs one port call with its deadline, so every request it makes (pages, the App token) shares one budget. */
-  function budgeted<A extends unknown[], T>(call: (...args: A) => Promise<T>): (...args: A) => Promise<T> {
-    return (...args) => (retry.callBudgetMs === undefined || callDeadline.getStore() !== undefined ? call(...args) : callDeadline.run(now() + retry.callBudgetMs, () => call(...args)));
+  function budgeted<A extends unknown[], T>(call: (...args: A) => Promise<T>, budgetMs: () => number | undefined = () => retry.callBudgetMs): (...args: A) => Promise<T> {
+    return (...args) => {
+      const ms = budgetMs();
+      return ms === undefined || callDeadline.getStore() !== undefined ? call(...args) : callDeadline.run(now() + ms, () => call(...args));
+    };
   }
   const remainingMs = () => (callDeadline.getStore() ?? Infinity) - now();
 
@@ -298,7 +324,7 @@ export function createGitHubPort(options: GitHubPortOptions): GitHubPort & { rea
       const forceRefresh = refreshCredentials;
       refreshCredentials = false;
       const credentials = typeof options.auth === 'function' ? await options.auth({ forceRefresh }) : options.auth;
-      credentialsKind = credentials.type;
+      lastCredentials = credentials;
       const common = { baseUrl: options.baseUrl, log: silentOctokitLog, userAgent: 'runner-autoscaler' };
       const octokit =
         credentials.type === 'app'
@@ -376,81 +402,60 @@ export function createGitHubPort(options: GitHubPortOptions): GitHubPort & { rea
     }
   }
 
-  async function repositoriesToSearch(octokit: Octokit): Promise<string[]> {
-    if (scope.kind === 'repo') return [`${scope.owner}/${scope.repo}`];
-    const limit = options.maxRepositories ?? 30;
-    if (options.repositories?.length) {
-      return options.repositories.slice(0, limit).map((name) => (name.includes('/') ? name : `${scope.org}/${name}`));
-    }
-    type RawRepository = { full_name: string; archived?: boolean; pushed_at?: string | null; owner?: { login: string } };
-    let repositories: RawRepository[];
-    if (credentialsKind === 'app') {
-      // Bounded: at most 10 pages of installation repositories.
-      let pages = 0;
-      repositories = await octokit.paginate('GET /installation/repositories', { per_page: 100 }, (response, done) => {
-        pages += 1;
-        if (pages >= 10) done();
-        return response.data as unknown as RawRepository[];
-      });
-      repositories = repositories.filter((repository) => repository.owner?.login?.toLowerCase() === scope.org.toLowerCase());
-    } else {
-      const { data } = await octokit.request('GET /orgs/{org}/repos', { org: scope.org, sort: 'pushed', direction: 'desc', per_page: Math.min(100, limit) });
-      repositories = data as RawRepository[];
-    }
-    return repositories
-      .filter((repository) => !repository.archived)
-      .sort((a, b) => String(b.pushed_at ?? '').localeCompare(String(a.pushed_at ?? '')))
-      .slice(0, limit)
-      .map((repository) => repository.full_name);
+  /** The bounded search for queued jobs (github-queued-jobs.ts), under its own time budget. */
+  async function scanQueued(hints: QueuedJobHints = {}): Promise<QueuedJobScan> {
+    const octokit = await client();
+    const scan = { ...DEFAULT_SCAN, ...options.queuedJobScan };
+    const explicit = (options.repositories ?? []).map((name) => (name.includes('/') || scope.kind !== 'org' ? name : `${scope.org}/${name}`));
+    const repositories =
+      scope.kind === 'repo'
+        ? [`${scope.owner}/${scope.repo}`]
+        : [...(hints.repositories ?? []).filter((name) => name.toLowerCase().startsWith(`${scope.org.toLowerCase()}/`)), ...explicit];
+    const searching = scanQueuedJobs((route, parameters) => octokit.request(route, parameters), {
+      org: scope.kind === 'org' ? scope.org : undefined,
+      repositories: options.maxRepositories === undefined ? repositories : repositories.slice(0, options.maxRepositories),
+      includePushed: scope.kind === 'org' && !options.repositories?.length,
+      timeBudgetMs: scan.timeBudgetMs,
+      callBudget: scan.callBudget,
+      concurrency: scan.concurrency,
+      maxRepositoryPages: scan.maxRepositoryPages,
+      lookbackHours: options.queuedJobLookbackHours ?? 48,
+      maxRunsPerRepository: options.maxRunsPerRepository ?? 50,
+      now,
+      requestsSoFar: () => requestCount,
+      statusOf,
+      isRateLimited: (error) => error instanceof RateLimitedError,
+    });
+    // Only a refusal of the credentials is thrown (a partial result is not an error).
+    return searching.catch((error: unknown) => translate(error, 'search for queued jobs'));
   }
 
   async function listQueuedJobs(): Promise<GitHubJob[]> {
+    return (await scanQueued()).jobs;
+  }
+
+  async function redeliverFailedDeliveries(sinceMs: number): Promise<RedeliveryReport> {
     const octokit = await client();
-    const maxRuns = options.maxRunsPerRepository ?? 50;
-    const since = new Date(now() - (options.queuedJobLookbackHours ?? 48) * 3600_000).toISOString();
-    const jobs: GitHubJob[] = [];
-    let repositories: string[];
-    try {
-      repositories = await repositoriesToSearch(octokit);
-    } catch (error) {
-      return translate(error, 'list repositories');
-    }
-    for (const repository of repositories) {
-      const { owner, repo } = splitRepository(repository);
-      // A run is `in_progress` as soon as one of its jobs starts, while others may still wait for a runner.
-      const runs: Array<{ id: number }> = [];
-      for (const status of ['queued', 'in_progress'] as const) {
-        try {
-          const { data } = await octokit.request('GET /repos/{owner}/{repo}/actions/runs', {
-            owner,
-            repo,
-            status,
-            created: `>=${since}`,
-            per_page: Math.min(100, maxRuns),
-          });
-          runs.push(...(data.workflow_runs as Array<{ id: number }>));
-        } catch (error) {
-          if (statusOf(error) === 404) continue; // repository gone or Actions disabled
-          return translate(error, `GET /repos/${repository}/actions/runs`);
-        }
-      }
-      for (const run of runs.slice(0, maxRuns)) {
-        try {
-          const runJobs = await octokit.paginate<RawJob>('GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs', {
-            owner,
-            repo,
-            run_id: run.id,
-            filter: 'latest',
-            per_page: 100,
-          });
-          jobs.push(...runJobs.filter((job) => job.status === 'queued').map((job) => toJob(job, repository)));
-        } catch (error) {
-          if (statusOf(error) === 404) continue; // run deleted meanwhile
-          return translate(error, `GET /repos/${repository}/actions/runs/${run.id}/jobs`);
-        }
-      }
-    }
-    return jobs;
+    const credentials = lastCredentials;
+    const hook: RedeliveryOptions['hook'] | undefined =
+      credentials?.hookId !== undefined
+        ? scope.kind === 'org'
+          ? { kind: 'org', org: scope.org, hookId: credentials.hookId }
+          : { kind: 'repo', owner: scope.owner, repo: scope.repo, hookId: credentials.hookId }
+        : credentials?.type === 'app'
+          ? { kind: 'app', installationId: credentials.installationId }
+          : undefined;
+    if (!hook) return { hook: 'none', examined: 0, failed: 0, redelivered: 0, deferred: 0, complete: true, requests: 0 };
+    const limits = { ...DEFAULT_REDELIVERY, ...options.redelivery };
+    return redeliverFailed((route, parameters) => octokit.request(route, parameters), {
+      hook,
+      // GitHub keeps deliveries for 3 days; an hour's margin for clocks and the listing itself.
+      sinceMs: Math.max(sinceMs, now() - 71 * 3600_000),
+      ...limits,
+      now,
+      requestsSoFar: () => requestCount,
+      statusOf,
+    });
   }
 
   async function requestJitConfig(request: JitConfigRequest): Promise<{ runnerId: number; encodedJitConfig: string }> {
@@ -496,7 +501,9 @@ export function createGitHubPort(options: GitHubPortOptions): GitHubPort & { rea
     listRunners: budgeted(() => listRunners()),
     deleteRunner: budgeted(deleteRunner),
     getJob: budgeted(getJob),
-    listQueuedJobs: budgeted(listQueuedJobs),
+    listQueuedJobs: budgeted(listQueuedJobs, () => (options.queuedJobScan?.timeBudgetMs ?? DEFAULT_SCAN.timeBudgetMs) + BUDGET_GRACE_MS),
+    scanQueuedJobs: budgeted(scanQueued, () => (options.queuedJobScan?.timeBudgetMs ?? DEFAULT_SCAN.timeBudgetMs) + BUDGET_GRACE_MS),
+    redeliverFailedDeliveries: budgeted(redeliverFailedDeliveries, () => (options.redelivery?.timeBudgetMs ?? DEFAULT_REDELIVERY.timeBudgetMs) + BUDGET_GRACE_MS),
     generateJitConfig: budgeted(generateJitConfig),
     get requestCount() {
       return requestCount;
@@ -507,7 +514,7 @@ export function createGitHubPort(options: GitHubPortOptions): GitHubPort & { rea
 const positiveInt = () => z.pipe(z.coerce.number(), z.int().check(z.positive()));
 
 const credentialsSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('pat'), token: z.string().check(z.minLength(1)) }),
+  z.object({ type: z.literal('pat'), token: z.string().check(z.minLength(1)), hookId: z.optional(positiveInt()) }),
   z.object({
     type: z.literal('app'),
     appId: positiveInt(),
@@ -519,6 +526,7 @@ const credentialsSchema = z.discriminatedUnion('type', [
       )
       .check(z.refine((key) => key.includes('PRIVATE KEY'), 'must be a PEM private key')),
     installationId: positiveInt(),
+    hookId: z.optional(positiveInt()),
   }),
 ]);
 

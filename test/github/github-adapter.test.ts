@@ -239,14 +239,11 @@ describe('rate limits', () => {
 });
 
 describe('listQueuedJobs', () => {
-  it('repository scope: queued jobs of queued and in-progress runs only', async () => {
+  it('repository scope: queued jobs of every run that is not completed, one run list for the repository', async () => {
     nock(API)
       .get('/repos/acme/widgets/actions/runs')
-      .query((q) => q.status === 'queued' && String(q.created).startsWith('>='))
-      .reply(200, { total_count: 1, workflow_runs: [{ id: 100 }] })
-      .get('/repos/acme/widgets/actions/runs')
-      .query((q) => q.status === 'in_progress')
-      .reply(200, { total_count: 1, workflow_runs: [{ id: 101 }] })
+      .query((q) => q.status === undefined && String(q.created).startsWith('>=') && q.per_page === '100')
+      .reply(200, { total_count: 3, workflow_runs: [{ id: 100, status: 'queued' }, { id: 101, status: 'in_progress' }, { id: 102, status: 'completed' }] })
       .get('/repos/acme/widgets/actions/runs/100/jobs')
       .query(true)
       .reply(200, { total_count: 1, jobs: [{ id: 1, run_id: 100, status: 'queued', conclusion: null, labels: ['self-hosted'], runner_name: null }] })
@@ -266,15 +263,16 @@ describe('listQueuedJobs', () => {
       [1, 'acme/widgets', ['self-hosted']],
       [3, 'acme/widgets', ['self-hosted', 'gpu']],
     ]);
+    expect(port.requestCount).toBe(3);
   });
 
   it('organization scope with an explicit list searches only those repositories, bounded', async () => {
     nock(API)
-      .get('/repos/acme/one/actions/runs').query(true).times(2).reply(200, { total_count: 0, workflow_runs: [] })
-      .get('/repos/other/two/actions/runs').query(true).times(2).reply(200, { total_count: 0, workflow_runs: [] });
+      .get('/repos/acme/one/actions/runs').query(true).reply(200, { total_count: 0, workflow_runs: [] })
+      .get('/repos/other/two/actions/runs').query(true).reply(200, { total_count: 0, workflow_runs: [] });
     const { port } = patPort(ORG, { repositories: ['one', 'other/two', 'three'], maxRepositories: 2 });
     expect(await port.listQueuedJobs()).toEqual([]);
-    expect(port.requestCount).toBe(4);
+    expect(port.requestCount).toBe(2);
   });
 });
 
@@ -349,22 +347,20 @@ describe('GitHub App authentication', () => {
     expect(port.requestCount).toBe(3);
   });
 
-  it('organization scope searches the installation\'s repositories for queued jobs', async () => {
+  it('organization scope searches the organization\'s recently pushed repositories (newest first, not archived, inside the look-back)', async () => {
     nock(API)
       .post('/app/installations/42/access_tokens')
       .reply(201, { token: 'ghs_installation', expires_at: new Date(Date.now() + 3600_000).toISOString() })
-      .get('/installation/repositories').query(true)
-      .reply(200, {
-        total_count: 3,
-        repositories: [
-          { full_name: 'acme/old', owner: { login: 'acme' }, pushed_at: '2025-01-01T00:00:00Z' },
-          { full_name: 'acme/new', owner: { login: 'acme' }, pushed_at: '2026-11-01T00:00:00Z' },
-          { full_name: 'acme/archived', owner: { login: 'acme' }, archived: true, pushed_at: '2026-11-02T00:00:00Z' },
-        ],
-      })
-      .get('/repos/acme/new/actions/runs').query(true).times(2).reply(200, { total_count: 0, workflow_runs: [] });
-    const port = createGitHubPort({ scope: ORG, auth: { type: 'app', appId: 1, privateKey, installationId: 42 }, maxRepositories: 1, retry: fakeTime().retry });
-    expect(await port.listQueuedJobs()).toEqual([]);
+      .get('/orgs/acme/repos').query({ sort: 'pushed', direction: 'desc', per_page: 100, page: 1 })
+      .reply(200, [
+        { full_name: 'acme/archived', owner: { login: 'acme' }, archived: true, pushed_at: '2026-11-23T02:00:00Z' },
+        { full_name: 'acme/new', owner: { login: 'acme' }, pushed_at: '2026-11-23T01:00:00Z' },
+        { full_name: 'acme/old', owner: { login: 'acme' }, pushed_at: '2025-01-01T00:00:00Z' },
+      ])
+      .get('/repos/acme/new/actions/runs').query(true).reply(200, { total_count: 0, workflow_runs: [] });
+    const port = createGitHubPort({ scope: ORG, auth: { type: 'app', appId: 1, privateKey, installationId: 42 }, retry: fakeTime().retry });
+    const scan = await port.scanQueuedJobs();
+    expect(scan).toMatchObject({ jobs: [], complete: true, scannedRepositories: ['acme/new'], stoppedBy: null });
   });
 });
 

@@ -340,8 +340,13 @@ export class GitHubModel {
         const uri = pathOf(request);
         const status = new URL(uri, GitHubModel.API).searchParams.get('status');
         return this.answer('listRuns', () => {
-          const runIds = [...new Set([...this.jobs.values()].filter((j) => j.status === status).map((j) => j.run_id))];
-          return [200, { total_count: runIds.length, workflow_runs: runIds.map((id) => ({ id })) }];
+          // A run's status as GitHub derives it from its jobs; filtered when the request names one.
+          const runStatus = (runId: number) => {
+            const jobs = [...this.jobs.values()].filter((j) => j.run_id === runId);
+            return jobs.every((j) => j.status === 'completed') ? 'completed' : jobs.every((j) => j.status === 'queued') ? 'queued' : 'in_progress';
+          };
+          const runIds = [...new Set([...this.jobs.values()].map((j) => j.run_id))].filter((id) => !status || runStatus(id) === status);
+          return [200, { total_count: runIds.length, workflow_runs: runIds.map((id) => ({ id, status: runStatus(id) })) }];
         })(uri);
       })
       .get((path) => /runs\/\d+\/jobs/.test(path))
