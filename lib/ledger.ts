@@ -3,6 +3,7 @@ import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } fro
 import { batchGetItems } from './batch-get';
 import type { WorkflowJobEvent } from './events';
 import { normalizeLabels } from './labels';
+import { recordRunnerTookJob } from './runner-jobs';
 import {
   COMPLETED_JOB_TTL_SECONDS,
   DELIVERY_TTL_SECONDS,
@@ -255,6 +256,9 @@ export async function recordJobEvent(doc: DynamoDBDocumentClient, tableName: str
           ...(existing ? { ExpressionAttributeNames: { '#rev': 'rev' }, ExpressionAttributeValues: { ':rev': existing.rev } } : {}),
         }),
       );
+      // Which runner took the job, for the reconcile's boot-failure check (lib/runner-jobs.ts).
+      const runnerName = transition.record.runnerName;
+      if (runnerName && runnerName !== existing?.runnerName) await recordRunnerTookJob(doc, tableName, runnerName, event.jobId, event.at);
       return transition;
     } catch (error) {
       if (!isConditionalFailure(error)) throw error;
