@@ -2,6 +2,10 @@ import { join } from 'node:path';
 import { CRASH_LOOP_THRESHOLD } from '../../lib/boot-health';
 import { readBootHealth } from '../../lib/boot-health-store';
 import { loadTemplate } from '../../lib/cfn-template';
+import { recordJobEvent } from '../../lib/ledger';
+import { runnersThatTookJobs } from '../../lib/runner-jobs';
+import { AutoScalingActivities, MAX_ACTIVITY_PAGES } from '../../lib/adapters/scaling-activities';
+import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { DEFAULT_SETTINGS } from '../../lib/settings';
 import { writeSettings } from '../../lib/settings-store';
 import type { AutoScalerDeps } from '../../AutoScaler/src/deps';
@@ -135,5 +139,72 @@ describe('AutoScaler/template.yaml', () => {
     const statements = resources.ReconcileRole.Properties!.Policies[0].PolicyDocument.Statement as Array<{ Action: string[]; Resource: unknown }>;
     const describe = statements.find((st) => Array.isArray(st.Action) && st.Action.includes('autoscaling:DescribeScalingActivities'));
     expect(describe?.Resource).toBe('*');
+  });
+});
+
+describe('which runners took a job (the ledger, lib/runner-jobs.ts)', () => {
+  it('is written once, when a job event first names its runner, and read back by BatchGetItem', async () => {
+    const tableName = await dynamo.createTable();
+    const operations: string[] = [];
+    dynamo.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        operations.push(String((context as { commandName?: string }).commandName).replace(/Command$/, ''));
+        return next(args);
+      },
+      { step: 'initialize', name: 'countRunnerJobCalls' },
+    );
+    const base = { pool: 'default', jobId: 7, repository: 'acme/app', labels: LABELS, runId: 70, at: Date.parse('2026-03-01T12:00:00Z'), source: 'd' };
+    try {
+      await recordJobEvent(dynamo.doc, tableName, { ...base, action: 'queued' });
+      operations.length = 0;
+      await recordJobEvent(dynamo.doc, tableName, { ...base, action: 'in_progress', runnerName: 'i-0aaa', at: base.at + 1 });
+      expect(operations).toEqual(['GetItem', 'PutItem', 'PutItem']);
+      operations.length = 0;
+      // The completed event names the same runner: nothing more to remember.
+      await recordJobEvent(dynamo.doc, tableName, { ...base, action: 'completed', runnerName: 'i-0aaa', at: base.at + 2 });
+      expect(operations).toEqual(['GetItem', 'PutItem']);
+    } finally {
+      dynamo.client.middlewareStack.remove('countRunnerJobCalls');
+    }
+    expect(await runnersThatTookJobs(dynamo.doc, tableName, ['i-0aaa', 'i-0bbb'])).toEqual(new Set(['i-0aaa']));
+    expect(await runnersThatTookJobs(dynamo.doc, tableName, [])).toEqual(new Set());
+  });
+});
+
+describe('AutoScalingActivities (DescribeScalingActivities pages)', () => {
+  const since = Date.parse('2026-03-01T12:00:00Z');
+  const activity = (id: string, secondsAfter: number, status = 'Successful') => ({
+    Description: `Terminating EC2 instance: ${id}`,
+    Cause: 'user request',
+    StartTime: new Date(since + secondsAfter * 1000),
+    StatusCode: status,
+  });
+  function client(pages: Array<{ Activities: unknown[]; NextToken?: string }>) {
+    const requests: Array<Record<string, unknown>> = [];
+    const send = async (command: { input: Record<string, unknown> }) => {
+      requests.push(command.input);
+      return pages[requests.length - 1] ?? { Activities: [] };
+    };
+    return { requests, autoScaling: { send } as unknown as AutoScalingClient };
+  }
+
+  it('pages newest first for its group and stops at the first page that reaches back before the window', async () => {
+    const { requests, autoScaling } = client([
+      { Activities: [activity('i-0aaa', 300), activity('i-0bbb', 200)], NextToken: 't1' },
+      { Activities: [activity('i-0ccc', 100), activity('i-0old', -50)], NextToken: 't2' },
+      { Activities: [activity('i-0older', -500)] },
+    ]);
+    const departures = await new AutoScalingActivities('group-1', autoScaling).departuresSince(since);
+    expect(departures.map((d) => d.instanceId)).toEqual(['i-0aaa', 'i-0bbb', 'i-0ccc']);
+    expect(requests).toEqual([
+      { AutoScalingGroupName: 'group-1', MaxRecords: 100, NextToken: undefined },
+      { AutoScalingGroupName: 'group-1', MaxRecords: 100, NextToken: 't1' },
+    ]);
+  });
+
+  it(`reads at most ${MAX_ACTIVITY_PAGES} pages`, async () => {
+    const { requests, autoScaling } = client(Array.from({ length: 10 }, (_, i) => ({ Activities: [activity(`i-0${i}`, 100)], NextToken: `t${i}` })));
+    expect(await new AutoScalingActivities('g', autoScaling).departuresSince(since)).toHaveLength(MAX_ACTIVITY_PAGES);
+    expect(requests).toHaveLength(MAX_ACTIVITY_PAGES);
   });
 });
