@@ -19,7 +19,16 @@ import type { InstanceDeparture } from './ports';
  */
 export const CRASH_LOOP_THRESHOLD = 2;
 
-/** When a job waited: from queuedAt until startedAt (still waiting when null). Epoch ms. */
+/**
+ * A job counts as waiting only once it has been queued this long: a healthy
+ * pool with an idle runner starts a job within seconds, so an instance that
+ * leaves in that moment (say a scale-in victim beyond the 20 the decision log
+ * names) is not a boot failure, while a crash loop keeps jobs queued for
+ * whole boot times (minutes).
+ */
+export const WAIT_GRACE_MS = 60_000;
+
+/** When a job waited: from queuedAt (plus WAIT_GRACE_MS) until startedAt (still waiting when null). Epoch ms. */
 export interface JobWait {
   queuedAt: number;
   startedAt: number | null;
@@ -43,7 +52,7 @@ export interface BootHealth {
 }
 
 function jobWaitingAt(waits: readonly JobWait[], at: number): boolean {
-  return waits.some((wait) => wait.queuedAt <= at && (wait.startedAt === null || wait.startedAt > at));
+  return waits.some((wait) => wait.queuedAt + WAIT_GRACE_MS <= at && (wait.startedAt === null || wait.startedAt > at));
 }
 
 export function assessBootHealth(input: BootHealthInput): BootHealth {

@@ -1,4 +1,4 @@
-import { assessBootHealth, bootHealthWindowStart, CRASH_LOOP_THRESHOLD, type BootHealthInput } from '../lib/boot-health';
+import { assessBootHealth, bootHealthWindowStart, CRASH_LOOP_THRESHOLD, WAIT_GRACE_MS, type BootHealthInput } from '../lib/boot-health';
 import { bootHealthRecord, parseBootHealth } from '../lib/boot-health-store';
 import { departuresFromActivities } from '../lib/adapters/scaling-activities';
 
@@ -21,25 +21,26 @@ describe('assessBootHealth', () => {
 
   it(`${CRASH_LOOP_THRESHOLD} or more instances that left without a job while jobs waited: a crash loop`, () => {
     const waits = [{ queuedAt: s(10), startedAt: null }];
-    const departures = [left('i-a', 60), left('i-b', 120), left('i-c', 180)];
+    const departures = [left('i-a', 90), left('i-b', 180), left('i-c', 270)];
     expect(assessBootHealth(input({ departures, waits }))).toEqual({ leftWithoutJob: ['i-a', 'i-b', 'i-c'], leftWhileJobsWaited: ['i-a', 'i-b', 'i-c'], crashLoop: true });
     // One alone may be a spot interruption of a booting instance: counted, not a crash loop.
     expect(assessBootHealth(input({ departures: departures.slice(0, 1), waits }))).toMatchObject({ leftWhileJobsWaited: ['i-a'], crashLoop: false });
   });
 
-  it('a job counts as waiting only between its queue and its start', () => {
-    const waits = [{ queuedAt: s(100), startedAt: s(200) }];
-    const health = assessBootHealth(input({ departures: [left('i-before', 50), left('i-during', 150), left('i-after', 250)], waits }));
-    expect(health.leftWhileJobsWaited).toEqual(['i-during']);
+  it('a job counts as waiting from a minute after its queue until its start', () => {
+    const grace = WAIT_GRACE_MS / 1000;
+    const waits = [{ queuedAt: s(100), startedAt: s(300) }];
+    const departures = [left('i-before', 50), left('i-just-queued', 100 + grace - 1), left('i-during', 100 + grace), left('i-after', 300)];
+    expect(assessBootHealth(input({ departures, waits })).leftWhileJobsWaited).toEqual(['i-during']);
   });
 
   it('our own scale-in victims are not boot failures, whatever was queued', () => {
-    const health = assessBootHealth(input({ departures: [left('i-a', 60), left('i-b', 120)], scaleInVictims: new Set(['i-a', 'i-b']), waits: [{ queuedAt: 0, startedAt: null }] }));
+    const health = assessBootHealth(input({ departures: [left('i-a', 90), left('i-b', 120)], scaleInVictims: new Set(['i-a', 'i-b']), waits: [{ queuedAt: 0, startedAt: null }] }));
     expect(health).toEqual({ leftWithoutJob: [], leftWhileJobsWaited: [], crashLoop: false });
   });
 
   it('counts an instance once, however many activities name it', () => {
-    const health = assessBootHealth(input({ departures: [left('i-a', 60), left('i-a', 61)], waits: [{ queuedAt: 0, startedAt: null }] }));
+    const health = assessBootHealth(input({ departures: [left('i-a', 90), left('i-a', 91)], waits: [{ queuedAt: 0, startedAt: null }] }));
     expect(health).toMatchObject({ leftWhileJobsWaited: ['i-a'], crashLoop: false });
   });
 });
