@@ -247,6 +247,10 @@ export async function recordJobEvent(doc: DynamoDBDocumentClient, tableName: str
     assumeNew = false;
     const transition = applyJobEvent(existing, event);
     if (!transition.changed) return transition;
+    // Which runner took the job, for the reconcile's boot-failure check (lib/runner-jobs.ts). Before the job's
+    // write: a retry after a failure in between finds the job already moved and would not come back here.
+    const runnerName = transition.record.runnerName;
+    if (runnerName && runnerName !== existing?.runnerName) await recordRunnerTookJob(doc, tableName, runnerName, event.jobId, event.at);
     try {
       await doc.send(
         new PutCommand({
@@ -256,9 +260,6 @@ export async function recordJobEvent(doc: DynamoDBDocumentClient, tableName: str
           ...(existing ? { ExpressionAttributeNames: { '#rev': 'rev' }, ExpressionAttributeValues: { ':rev': existing.rev } } : {}),
         }),
       );
-      // Which runner took the job, for the reconcile's boot-failure check (lib/runner-jobs.ts).
-      const runnerName = transition.record.runnerName;
-      if (runnerName && runnerName !== existing?.runnerName) await recordRunnerTookJob(doc, tableName, runnerName, event.jobId, event.at);
       return transition;
     } catch (error) {
       if (!isConditionalFailure(error)) throw error;
