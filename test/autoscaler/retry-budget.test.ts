@@ -7,7 +7,12 @@ import { loadDefinition, ROOT } from './support/fakes';
  * Defect 7 (issue 13): every Task's worst case, retries included, must leave
  * the execution the time to run RecordFailure, or a failing step ends in an
  * execution timeout that nothing records. Computed from the very ASL file and
- * template that are deployed.
+ * template that are deployed. Each attempt is counted at the Task's
+ * TimeoutSeconds, which is above the function's own timeout (checked below),
+ * so the bound holds whatever ends an attempt. The bound is per Task: a whole
+ * path of steps that each run long can still outlast the execution (the sum
+ * of single attempts along ScaleIn's path is already above 240 s), which is
+ * what TimedOutExecutionsAlarm is for.
  */
 const template = loadTemplate(join(ROOT, 'AutoScaler', 'template.yaml'));
 const definition = loadDefinition();
