@@ -10,9 +10,10 @@ import { loadDefinition, ROOT } from './support/fakes';
  * template that are deployed. Each attempt is counted at the Task's
  * TimeoutSeconds, which is above the function's own timeout (checked below),
  * so the bound holds whatever ends an attempt. The bound is per Task: a whole
- * path of steps that each run long can still outlast the execution (the sum
- * of single attempts along ScaleIn's path is already above 240 s), which is
- * what TimedOutExecutionsAlarm is for.
+ * path of steps that each run long can still outlast the execution (one
+ * attempt of each Task on the reconcile path to ScaleIn, at TimeoutSeconds,
+ * is 280 s; with retries a path passes 300 s), which is what
+ * TimedOutExecutionsAlarm is for.
  */
 const template = loadTemplate(join(ROOT, 'AutoScaler', 'template.yaml'));
 const definition = loadDefinition();
