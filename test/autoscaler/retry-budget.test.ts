@@ -37,7 +37,7 @@ describe('retry budget (lib/retry-budget.ts)', () => {
 });
 
 describe('statemachine/autoscaler.asl.json fits its execution timeout', () => {
-  it('is an Express execution of at most 5 minutes (the Express limit)', () => {
+  it('is an Express execution of at most 5 minutes (the Express limit: Step Functions Developer Guide, "Choosing workflow type")', () => {
     expect(template.Resources.StateMachine.Properties!.Type).toBe('EXPRESS');
     expect(executionTimeout).toBeGreaterThan(0);
     expect(executionTimeout).toBeLessThanOrEqual(300);
