@@ -120,7 +120,7 @@ describe('AutoScaler/template.yaml', () => {
   });
 
   it('grants each function only what it calls: no wildcard actions, Resource "*" only for unscoped Describe/log-delivery actions', () => {
-    const unscopable = new Set(['autoscaling:DescribeAutoScalingGroups', 'ec2:DescribeInstances', 'logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery', 'logs:ListLogDeliveries', 'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups']);
+    const unscopable = new Set(['autoscaling:DescribeAutoScalingGroups', 'autoscaling:DescribeScalingActivities', 'ec2:DescribeInstances', 'logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery', 'logs:ListLogDeliveries', 'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups']);
     const actionsOf = (role: string) =>
       (resources[role].Properties!.Policies as any[]).flatMap((p) => p.PolicyDocument.Statement.filter((s: any) => s.Effect).flatMap((s: any) => [s.Action].flat()));
     for (const [id, role] of resourcesOfType(template, 'AWS::IAM::Role')) {
@@ -137,6 +137,9 @@ describe('AutoScaler/template.yaml', () => {
     expect(actionsOf('ScaleOutRole')).not.toContain('autoscaling:TerminateInstanceInAutoScalingGroup');
     expect(actionsOf('ScaleInRole')).toContain('autoscaling:TerminateInstanceInAutoScalingGroup');
     expect(actionsOf('ScaleInRole')).not.toContain('autoscaling:SetDesiredCapacity');
+    // Only the reconcile reads the scaling activities (the boot-failure check).
+    expect(actionsOf('ReconcileRole')).toContain('autoscaling:DescribeScalingActivities');
+    expect(actionsOf('ObserveRole')).not.toContain('autoscaling:DescribeScalingActivities');
     expect(actionsOf('RecordEventRole')).not.toContain('ssm:GetParameter');
     const scaleStatement = (resources.ScaleInRole.Properties!.Policies as any[])[0].PolicyDocument.Statement.find((s: any) => s.Sid === 'ScaleOwnGroupOnly');
     expect(JSON.stringify(scaleStatement.Resource)).toContain(':autoScalingGroup:*:autoScalingGroupName/${GroupName}');
