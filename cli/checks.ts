@@ -1,3 +1,4 @@
+import { checkBootHealth, type BootHealthFact } from './boot-health';
 import { randomUUID } from 'node:crypto';
 import { matchesEventPattern, type EventPattern } from '../lib/event-pattern';
 import { EVENT_SOURCE, SCALING_ACTIONS, WORKFLOW_JOB_DETAIL_TYPE, type WorkflowJobEvent } from '../lib/events';
@@ -88,6 +89,8 @@ export interface DoctorFacts {
   group: Fact<GroupFact>;
   settings: Fact<{ exists: boolean; settings: Settings; problems: string[] }>;
   rules: Fact<{ source: string; rules: RuleFact[] }>;
+  /** The reconcile's last boot-failure check (cli/boot-health.ts); not judged when absent. */
+  bootHealth?: Fact<BootHealthFact>;
 }
 
 const pass = (check: string, message: string): CheckResult => ({ check, status: 'PASS', message });
@@ -335,5 +338,6 @@ export function runChecks(facts: DoctorFacts): CheckResult[] {
     ...checkGroupPolicy(facts),
     ...checkSettings(facts),
     ...checkLabelsMatchRule(facts),
+    ...checkBootHealth(facts),
   ];
 }

@@ -3,6 +3,7 @@ import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } fro
 import { batchGetItems } from './batch-get';
 import type { WorkflowJobEvent } from './events';
 import { normalizeLabels } from './labels';
+import { recordRunnerTookJob } from './runner-jobs';
 import {
   COMPLETED_JOB_TTL_SECONDS,
   DELIVERY_TTL_SECONDS,
@@ -246,6 +247,10 @@ export async function recordJobEvent(doc: DynamoDBDocumentClient, tableName: str
     assumeNew = false;
     const transition = applyJobEvent(existing, event);
     if (!transition.changed) return transition;
+    // Which runner took the job, for the reconcile's boot-failure check (lib/runner-jobs.ts). Before the job's
+    // write: a retry after a failure in between finds the job already moved and would not come back here.
+    const runnerName = transition.record.runnerName;
+    if (runnerName && runnerName !== existing?.runnerName) await recordRunnerTookJob(doc, tableName, runnerName, event.jobId, event.at);
     try {
       await doc.send(
         new PutCommand({

@@ -171,3 +171,18 @@ export interface EventBusPort {
   /** Resolves with the number of entries the bus did NOT accept (0 = all delivered). */
   putEvents(entries: BusEntry[]): Promise<{ failedCount: number }>;
 }
+
+/** An instance that left the Auto Scaling group (a termination activity of the group). */
+export interface InstanceDeparture {
+  instanceId: string;
+  /** Epoch milliseconds the termination started. */
+  at: number;
+  /** Auto Scaling's stated cause (or the simulated group's reason). */
+  cause: string;
+}
+
+/** The group's scaling activities, as far as the reconcile reads them (DescribeScalingActivities in AWS). */
+export interface ScalingActivitiesPort {
+  /** Instances that left the group at or after `since` (epoch ms), newest first; at most a few hundred. */
+  departuresSince(since: number): Promise<InstanceDeparture[]>;
+}

@@ -55,7 +55,7 @@ type Recheckable = Pick<JobRecord, 'jobId' | 'pool' | 'status' | 'repository' | 
 export function repairFromRemote(job: Recheckable, remote: GitHubJob | null, at: number): JobEvent | null {
   const base = { pool: job.pool, jobId: job.jobId, repository: job.repository, labels: job.labels, runId: job.runId, at, source: 'reconcile' };
   if (!remote) return { ...base, action: 'completed', conclusion: 'vanished', completedAt: new Date(at).toISOString() };
-  if (remote.status === 'completed') return { ...base, action: 'completed', conclusion: remote.conclusion ?? 'completed', completedAt: new Date(at).toISOString() };
+  if (remote.status === 'completed') return { ...base, action: 'completed', conclusion: remote.conclusion ?? 'completed', completedAt: new Date(at).toISOString(), runnerName: remote.runnerName };
   if (remote.status === 'in_progress' && job.status === 'queued') return { ...base, action: 'in_progress', runnerName: remote.runnerName };
   return null;
 }

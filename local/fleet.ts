@@ -1,4 +1,4 @@
-import type { Clock, GroupInstance, GroupState, Market, ScalingGroupPort } from '../lib/ports';
+import type { Clock, GroupInstance, GroupState, InstanceDeparture, Market, ScalingActivitiesPort, ScalingGroupPort } from '../lib/ports';
 
 /**
  * A simulated Auto Scaling Group with the behaviour the autoscaler relies on:
@@ -70,7 +70,7 @@ export interface SimulatedFleetOptions {
   launchHook?: boolean;
 }
 
-export class SimulatedFleet implements ScalingGroupPort {
+export class SimulatedFleet implements ScalingGroupPort, ScalingActivitiesPort {
   readonly name: string;
   private min: number;
   private max: number;
@@ -152,6 +152,14 @@ export class SimulatedFleet implements ScalingGroupPort {
 
   async terminateInstance(instanceId: string, decrement: boolean): Promise<void> {
     this.terminate(instanceId, decrement, 'autoscaler');
+  }
+
+  /** DescribeScalingActivities as the reconcile reads it: the terminations since `since`, newest first. */
+  async departuresSince(since: number): Promise<InstanceDeparture[]> {
+    return this.terminations
+      .filter((t) => t.at >= since)
+      .map((t) => ({ instanceId: t.instanceId, at: t.at, cause: t.by }))
+      .reverse();
   }
 
   /** The runner on this instance finished its one job: the instance takes itself out of the group. */

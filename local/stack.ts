@@ -13,7 +13,8 @@ import { createWebhookHandler, type WebhookHandler } from '../Infrastructure/src
 import { createGitHubPort } from '../lib/adapters/github';
 import { loadTemplate, parameterDefaults, resourcesOfType, resolveIntrinsics, type CfnTemplate } from '../lib/cfn-template';
 import { EventBridgeBus } from '../lib/adapters/event-bus';
-import type { Clock, EventBusPort, GitHubPort, GroupState, ScalingGroupPort } from '../lib/ports';
+import { AutoScalingActivities } from '../lib/adapters/scaling-activities';
+import type { Clock, EventBusPort, GitHubPort, GroupState, ScalingActivitiesPort, ScalingGroupPort } from '../lib/ports';
 import { createSsmSecretReader, createWebhookSecretSource } from '../lib/webhook-secrets';
 import { DEFAULT_POOL, DEFAULT_SETTINGS, settingsSchema, type Settings } from '../lib/settings';
 import { readSettings, writeSettings } from '../lib/settings-store';
@@ -425,6 +426,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     let fleet: SimulatedFleet | null = null;
     let awsGroup: AwsScalingGroup | null = null;
     let scalingGroup: ScalingGroupPort;
+    let scalingActivities: ScalingActivitiesPort;
     let secrets: () => Promise<string[]> = async () => [webhookSecret];
     const provisioned: string[] = [];
     if (awsClients) {
@@ -445,6 +447,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       const group = new AwsScalingGroup(awsClients, groupName);
       awsGroup = group;
       scalingGroup = group;
+      // moto answers DescribeScalingActivities with no activities: the boot-failure check then sees no departures.
+      scalingActivities = new AutoScalingActivities(groupName, awsClients.autoScaling);
       const attacher = new RunnerAttacher(group, sim, github, () => settings.labels, bootMs, clock.now, (message, error) =>
         logger.warn(message, { error: error instanceof Error ? error.message : String(error) }),
       );
@@ -513,10 +517,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       cleanups.push(() => simulated.stop());
       fleet = simulated;
       scalingGroup = simulated;
+      scalingActivities = simulated;
     }
 
     // The state machine and the bus.
-    const handlers = createStateMachineHandlers({ doc, tableName, pool, scalingGroup, github, clock, logger });
+    const handlers = createStateMachineHandlers({ doc, tableName, pool, scalingGroup, scalingActivities, github, clock, logger });
     const machine = createLocalStateMachine(loaded, handlers);
     const bus = new LocalBus({
       rules,

@@ -32,6 +32,8 @@ describe('reconcile rules', () => {
     expect(repairFromRemote(open(1, 'queued'), null, NOW)).toMatchObject({ action: 'completed', conclusion: 'vanished', source: 'reconcile' });
     expect(repairFromRemote(open(1, 'in_progress'), remote(1, 'completed', { conclusion: 'cancelled' }), NOW)).toMatchObject({ action: 'completed', conclusion: 'cancelled' });
     expect(repairFromRemote(open(1, 'queued'), remote(1, 'in_progress', { runnerName: 'i-0abc' }), NOW)).toMatchObject({ action: 'in_progress', runnerName: 'i-0abc' });
+    // A job that ran and finished while both its webhooks were lost: the runner that took it is kept (the boot-failure check).
+    expect(repairFromRemote(open(1, 'queued'), remote(1, 'completed', { conclusion: 'success', runnerName: 'i-0def' }), NOW)).toMatchObject({ action: 'completed', runnerName: 'i-0def' });
     expect(repairFromRemote(open(1, 'in_progress'), remote(1, 'in_progress'), NOW)).toBeNull();
     expect(repairFromRemote(open(1, 'queued'), remote(1, 'queued'), NOW)).toBeNull();
   });

@@ -1,5 +1,5 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Clock, GitHubPort, ScalingGroupPort } from '../../lib/ports';
+import type { Clock, GitHubPort, ScalingActivitiesPort, ScalingGroupPort } from '../../lib/ports';
 
 /**
  * Everything the AutoScaler steps touch. Lambdas get the AWS and GitHub
@@ -26,6 +26,8 @@ export interface AutoScalerDeps {
   pool: string;
   scalingGroup: ScalingGroupPort;
   github: GitHubPort;
+  /** The group's terminations, for the reconcile's boot-failure check; without it the check is skipped. */
+  scalingActivities?: ScalingActivitiesPort;
   clock: Clock;
   logger: AutoScalerLogger;
   metrics?: AutoScalerMetrics;

@@ -3,6 +3,7 @@ import { forEachWithConcurrency } from '../../lib/concurrency';
 import { listOpenJobs, readJob, recordJobEvent } from '../../lib/ledger';
 import { missedQueuedEvent, missedQueuedJobs, repairFromRemote, recheckPlan, staleRegistrations, unregisteredToTerminate } from '../../lib/reconcile-rules';
 import { readSettings } from '../../lib/settings-store';
+import { checkBootHealth } from './boot-check';
 import type { AutoScalerDeps } from './deps';
 import { classifyErrors } from './errors';
 import { discoverySummary, redeliverLostWebhooks, searchQueuedJobs } from './reconcile-discovery';
@@ -90,6 +91,8 @@ export async function reconcile(deps: AutoScalerDeps): Promise<ReconcileSummary>
       summary.terminatedUnregistered.push(instanceId);
     }
 
+    // Before recordReconcile: the check covers the time since the previous reconcile.
+    await checkBootHealth(deps, open);
     await recordReconcile(doc, tableName, pool, clock.now());
     const bounded = boundSummary(summary);
     metrics?.addMetric('ReconcileClosedJobs', 'Count', bounded.counts.closedJobs);

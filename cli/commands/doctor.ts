@@ -22,6 +22,7 @@ import {
   type SsmParameterFact,
   type StackFact,
 } from '../checks';
+import { gatherBootHealth } from '../boot-health';
 import { EXIT, type CliContext } from '../context';
 import type { Output } from '../output';
 import { runnerVersionChecks } from '../runner-version';
@@ -289,7 +290,9 @@ export async function gatherFacts(ctx: CliContext, options: DoctorOptions): Prom
     }),
     fact(() => gatherRules(ctx, options, stacks)),
   ]);
-  return { mode: local ? 'local' : 'aws', stackPrefix: ctx.options.stackPrefix, stacks, ssm, deliveries, group, settings, rules };
+  const runnersOutputs = 'ok' in stacks && stacks.ok ? stacks.value.runners.outputs : undefined;
+  const bootHealth = await fact(() => gatherBootHealth(ctx, runnersOutputs));
+  return { mode: local ? 'local' : 'aws', stackPrefix: ctx.options.stackPrefix, stacks, ssm, deliveries, group, settings, rules, bootHealth };
 }
 
 export function renderChecks(results: CheckResult[], out: Pick<Output, 'colors'>): string[] {

@@ -1,4 +1,5 @@
 import type { RunnerRegistration } from '../../lib/ports';
+import { bootHealthLine, gatherBootHealth, type BootHealthFact } from '../boot-health';
 import { EXIT, type CliContext } from '../context';
 import { formatDuration, table, type Output } from '../output';
 import {
@@ -42,6 +43,8 @@ export interface StatusReport {
   activity: Sourced<ActivityView | null>;
   decisions: DecisionRecord[];
   secondsSinceReconcile?: number;
+  /** The reconcile's last boot-failure check. */
+  bootHealth?: Sourced<BootHealthFact>;
 }
 
 function countBy<T>(items: T[], key: (item: T) => string): Record<string, number> {
@@ -114,6 +117,9 @@ export async function gatherStatus(ctx: CliContext, options: { group?: string; g
     ? await sourced('activity item', async () => readActivity(await ctx.doc(), tableName!, ctx.pool))
     : { ok: false, error: table.error };
 
+  const bootHealth: Sourced<BootHealthFact> = table.ok
+    ? await sourced('activity item', async () => gatherBootHealth(ctx, useLocal ? undefined : ((await ctx.stackOutputs(ctx.stacks.runners).catch(() => null)) ?? undefined)))
+    : { ok: false, error: table.error };
   const limit = options.decisions ?? 5;
   let decisions: DecisionRecord[] = activity.ok && activity.value ? activity.value.decisions : [];
   let reconcileAt = activity.ok && activity.value?.lastReconcileAt ? toMillis(activity.value.lastReconcileAt) : undefined;
@@ -135,6 +141,7 @@ export async function gatherStatus(ctx: CliContext, options: { group?: string; g
     openJobs,
     activity,
     decisions: decisions.slice(0, limit),
+    bootHealth,
     ...(reconcileAt !== undefined ? { secondsSinceReconcile: Math.max(0, (now - reconcileAt) / 1000) } : {}),
   };
 }
@@ -181,6 +188,7 @@ export function renderStatus(report: StatusReport, out: Pick<Output, 'colors'>, 
     lines.push(`${'Activity'.padEnd(11)} version ${a.version}; last scale-out ${ago(a.lastScaleOutAt)}, last scale-in ${ago(a.lastScaleInAt)}`);
     if (a.lastFailure) lines.push(`${'Failure'.padEnd(11)} ${c.red(`last failed execution ${ago(a.lastFailure.at)}: ${a.lastFailure.error}`)}`);
   }
+  if (report.bootHealth) lines.push(bootHealthLine(report.bootHealth, out, now));
   lines.push(
     `${'Reconcile'.padEnd(11)} ${report.secondsSinceReconcile !== undefined ? `last ${formatDuration(report.secondsSinceReconcile)} ago` : c.yellow('no reconcile recorded yet')}`,
   );

@@ -243,7 +243,7 @@ describe('state machine: failures', () => {
     const result = await run(jobEvent('queued', 1));
     expect(result.status).toBe('FAILED');
     expect(result.error?.name).toBe('AutoScaler.TaskFailed');
-    expect(result.events.filter((e) => e.type === 'StateRetried' && e.state?.name === 'Observe')).toHaveLength(3);
+    expect(result.events.filter((e) => e.type === 'StateRetried' && e.state?.name === 'Observe')).toHaveLength(2);
     expect(result.events.some((e) => e.type === 'StateCaught' && e.state?.name === 'Observe')).toBe(true);
     const activity = await readActivity(deps.doc, tableName, 'default');
     expect(activity.lastFailure).toMatchObject({ error: 'TransientError', cause: expect.stringContaining('ServiceUnavailable') });

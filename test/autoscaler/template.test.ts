@@ -44,9 +44,11 @@ describe('statemachine/autoscaler.asl.json', () => {
 
   it('retries every Task with exponential backoff and jitter, and catches everything into RecordFailure', () => {
     for (const [name, state] of Object.entries(states).filter(([, s]) => s.Type === 'Task')) {
-      const errors = state.Retry.flatMap((r: any) => r.ErrorEquals);
-      expect(errors).toEqual(expect.arrayContaining(['Lambda.TooManyRequestsException', 'Lambda.ServiceException', 'Lambda.SdkClientException', 'States.Timeout', 'TransientError', 'ThrottlingException']));
-      for (const retrier of state.Retry) expect(retrier).toMatchObject({ BackoffRate: 2, JitterStrategy: 'FULL', MaxAttempts: expect.any(Number) });
+      // Reconcile retries a transient error once only: one attempt takes most of the execution's budget (test/autoscaler/retry-budget.test.ts).
+      const errors = (state.Retry ?? []).flatMap((r: any) => r.ErrorEquals);
+      if (name === 'Reconcile') expect(errors).toEqual(['TransientError', 'ThrottlingException']);
+      else expect(errors).toEqual(expect.arrayContaining(['Lambda.TooManyRequestsException', 'Lambda.ServiceException', 'Lambda.SdkClientException', 'TransientError', 'ThrottlingException']));
+      for (const retrier of state.Retry ?? []) expect(retrier).toMatchObject({ BackoffRate: 2, JitterStrategy: 'FULL', MaxAttempts: expect.any(Number) });
       expect(state.TimeoutSeconds).toBeGreaterThan(0);
       const target = name === 'RecordFailure' ? 'Failed' : 'RecordFailure';
       expect(state.Catch).toEqual([expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: target })]);
@@ -118,7 +120,7 @@ describe('AutoScaler/template.yaml', () => {
   });
 
   it('grants each function only what it calls: no wildcard actions, Resource "*" only for unscoped Describe/log-delivery actions', () => {
-    const unscopable = new Set(['autoscaling:DescribeAutoScalingGroups', 'ec2:DescribeInstances', 'logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery', 'logs:ListLogDeliveries', 'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups']);
+    const unscopable = new Set(['autoscaling:DescribeAutoScalingGroups', 'autoscaling:DescribeScalingActivities', 'ec2:DescribeInstances', 'logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery', 'logs:ListLogDeliveries', 'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups']);
     const actionsOf = (role: string) =>
       (resources[role].Properties!.Policies as any[]).flatMap((p) => p.PolicyDocument.Statement.filter((s: any) => s.Effect).flatMap((s: any) => [s.Action].flat()));
     for (const [id, role] of resourcesOfType(template, 'AWS::IAM::Role')) {
@@ -135,6 +137,9 @@ describe('AutoScaler/template.yaml', () => {
     expect(actionsOf('ScaleOutRole')).not.toContain('autoscaling:TerminateInstanceInAutoScalingGroup');
     expect(actionsOf('ScaleInRole')).toContain('autoscaling:TerminateInstanceInAutoScalingGroup');
     expect(actionsOf('ScaleInRole')).not.toContain('autoscaling:SetDesiredCapacity');
+    // Only the reconcile reads the scaling activities (the boot-failure check).
+    expect(actionsOf('ReconcileRole')).toContain('autoscaling:DescribeScalingActivities');
+    expect(actionsOf('ObserveRole')).not.toContain('autoscaling:DescribeScalingActivities');
     expect(actionsOf('RecordEventRole')).not.toContain('ssm:GetParameter');
     const scaleStatement = (resources.ScaleInRole.Properties!.Policies as any[])[0].PolicyDocument.Statement.find((s: any) => s.Sid === 'ScaleOwnGroupOnly');
     expect(JSON.stringify(scaleStatement.Resource)).toContain(':autoScalingGroup:*:autoScalingGroupName/${GroupName}');

@@ -69,6 +69,8 @@ describeWithAutoScaler('CLI against the local mode', () => {
     expect(status.stdout).toMatch(/^Runners\s+idle \d+, busy [1-9]\d*, offline \d+\s+\(GitHub via local simulated GitHub\)$/m);
     expect(status.stdout).toMatch(/^Open jobs\s+\d+ /m);
     expect(status.stdout).toMatch(/^Last decisions:$/m);
+    // The reconcile's boot check: every instance that left ran its job.
+    expect(status.stdout).toMatch(/^Boots\s+0 left without a job while jobs waited, 0 without a job in all, of \d+ that left/m);
   }, 40_000);
 
   it('doctor passes the healthy local setup and fails a broken one (wrong webhook secret, invalid settings, labels the rule ignores)', async () => {
@@ -79,6 +81,7 @@ describeWithAutoScaler('CLI against the local mode', () => {
     expect(healthy.stdout).toMatch(/^PASS {2}webhook deliveries: \d+ recent deliveries on hook 1/m);
     expect(healthy.stdout).toMatch(/^PASS {2}settings: valid$/m);
     expect(healthy.stdout).toMatch(/^PASS {2}labels vs. rule pattern: /m);
+    expect(healthy.stdout).toMatch(/^PASS {2}runner boot: no crash loop at the last reconcile/m);
 
     // Break it: GitHub signs with another secret, and an operator's console edit leaves a typo and labels the rule does not serve.
     stack.sim.setWebhook(stack.urls.webhook, 'not-the-secret');

@@ -174,7 +174,7 @@ describe('Auto Scaling faults', () => {
     h.faults.add('autoscaling-5xx', 'autoscaling:DescribeAutoScalingGroups', Infinity, serverError);
     const failed = [await h.run(jobEvent('queued', 1)), await h.run(jobEvent('queued', 2))];
     expect(failed.map((r) => r.status)).toEqual(['FAILED', 'FAILED']);
-    expect(retried(failed[0], 'Observe')).toBe(3);
+    expect(retried(failed[0], 'Observe')).toBe(definition.States.Observe.Retry.find((r: { ErrorEquals: string[] }) => r.ErrorEquals.includes('TransientError')).MaxAttempts);
     expect((await readActivity(h.doc, h.tableName, 'default')).lastFailure).toMatchObject({ error: 'TransientError', cause: expect.stringContaining('InternalFailure') });
     expect(h.metrics.total('Errors')).toBe(2);
     expect(h.group.desiredHistory).toEqual([]);
@@ -293,7 +293,7 @@ describe('SSM faults (GitHub credentials)', () => {
     expect(h.metrics.total('GitHubUnavailable')).toBeGreaterThan(0);
     const reconcile = await h.run(RECONCILE_INPUT);
     expect(reconcile.status).toBe('FAILED');
-    expect(retried(reconcile, 'Reconcile')).toBe(3);
+    expect(retried(reconcile, 'Reconcile')).toBe(definition.States.Reconcile.Retry[0].MaxAttempts);
     h.faults.clear();
     const converged = await h.run(RECONCILE_INPUT);
     expect(converged.output).toMatchObject({ outcome: 'scaled_in' });

@@ -1,4 +1,5 @@
 import { AutoScalingGroupBase, createEC2Client, ec2InstanceDetails } from '../../../lib/adapters/auto-scaling';
+import { AutoScalingActivities } from '../../../lib/adapters/scaling-activities';
 import { createGitHubPort, loadGitHubCredentials } from '../../../lib/adapters/github';
 import { once } from '../../../lib/config';
 import { parseGitHubScope } from '../../../lib/ports';
@@ -18,6 +19,7 @@ export const realAutoScalerDeps = once((): AutoScalerDeps => {
   return {
     ...fleet,
     scalingGroup: new AutoScalingGroupBase(config.AUTO_SCALING_GROUP_NAME, realAutoScalingClient(), ec2InstanceDetails(() => createEC2Client())),
+    scalingActivities: new AutoScalingActivities(config.AUTO_SCALING_GROUP_NAME, realAutoScalingClient()),
     github: createGitHubPort({
       scope: parseGitHubScope(config.GITHUB_SCOPE),
       auth: (refresh) => loadGitHubCredentials(config.GITHUB_CREDENTIALS_PARAMETER, { forceRefresh: refresh?.forceRefresh }),
