@@ -361,7 +361,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
   try {
     // The HTTP port first: when it is taken, fail before starting anything else.
-    const server = createServer();
+    // Until the stack is ready every request gets 503 "starting" at once: without a 'request'
+    // listener Node accepts the connection and never answers, so a client that polls while
+    // --aws-endpoint provisions (seconds against moto) would hang until its own timeout.
+    let route: ((request: IncomingMessage, response: ServerResponse) => void) | undefined = undefined;
+    const server = createServer((request, response) => {
+      if (route) return route(request, response);
+      response.setHeader('retry-after', '1');
+      sendJson(response, 503, { status: 'starting', message: 'the local stack is starting; retry in a moment' });
+    });
     const port = await listen(server, options.port ?? 3000, host);
     cleanups.push(() => closeServer(server));
     const base = `http://${host}:${port}`;
@@ -643,7 +651,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     };
 
     const dashboardHtml = readFileSync(join(__dirname, 'dashboard.html'), 'utf8');
-    server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    route = (request, response) => {
       void (async () => {
         const path = new URL(request.url ?? '/', 'http://localhost').pathname;
         const method = request.method ?? 'GET';
@@ -683,7 +691,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         if (!response.headersSent) sendJson(response, 500, { message: 'internal error' });
         else response.end();
       });
-    });
+    };
 
     let stopping: Promise<void> | undefined;
     return {
