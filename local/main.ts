@@ -36,7 +36,8 @@ function banner(stack: LocalStack, options: { bootSeconds: number; reconcileSeco
   ].join('\n');
 }
 
-// The AWS SDK warns about Node 20 on every start; local mode supports Node >= 20, so keep the banner readable.
+// Under Node 20 the AWS SDK warns on every start that it will need Node 22; that is the README's requirement
+// already (an older Node gets EBADENGINE from npm ci), so keep the banner readable.
 const emitWarning = process.emitWarning.bind(process);
 process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
   const name = typeof warning === 'string' ? String((rest[0] as { type?: string } | string | undefined) ?? '') : warning.name;
