@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createWebhookHandler } from '../Infrastructure/src/webhook';
 import { loadTemplate, parameterDefaults } from '../lib/cfn-template';
-import { DEFAULT_SETTINGS } from '../lib/settings';
+import { DEFAULT_POOL_LABELS } from '../lib/labels';
 import { LocalBus, rulesFromTemplate } from '../local/bus';
 import { toApiGatewayEvent } from '../local/stack';
 import { machineInfo, percentile, readBody, round, runStandalone, type MachineInfo } from './support';
@@ -102,7 +102,7 @@ export async function benchIngress(options: IngressOptions = {}): Promise<Ingres
     },
     history: 0,
   });
-  const handler = createWebhookHandler({ secrets: async () => [SECRET], bus, servedLabels: DEFAULT_SETTINGS.labels });
+  const handler = createWebhookHandler({ secrets: async () => [SECRET], bus, servedLabels: DEFAULT_POOL_LABELS });
   const handlerTimes: number[] = [];
   const server = createServer(async (request, response) => {
     const body = await readBody(request);
@@ -115,7 +115,7 @@ export async function benchIngress(options: IngressOptions = {}): Promise<Ingres
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhook`;
   try {
-    const child = spawn(process.execPath, ['-e', CLIENT, JSON.stringify({ url, secret: SECRET, requests, concurrency, labels: DEFAULT_SETTINGS.labels, root: ROOT })], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['-e', CLIENT, JSON.stringify({ url, secret: SECRET, requests, concurrency, labels: DEFAULT_POOL_LABELS, root: ROOT })], { stdio: ['ignore', 'pipe', 'inherit'] });
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
     const report = await new Promise<{ durationMs: number; latencies: number[]; status: Record<string, number>; errors: number }>((resolveReport, reject) => {

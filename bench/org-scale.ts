@@ -90,7 +90,7 @@ export async function runOrgScaleReconcile(overrides: Partial<OrgScaleOptions> =
   const baseUrl = await github.start();
   try {
     const tableName = await dynamo.createTable();
-    await writeSettings(dynamo.doc, tableName, 'default', { ...DEFAULT_SETTINGS, labels: LABELS, bootTimeoutSeconds: 600 }, 0, 'bench', clock.now());
+    await writeSettings(dynamo.doc, tableName, 'default', { ...DEFAULT_SETTINGS, bootTimeoutSeconds: 600 }, 0, 'bench', clock.now());
 
     // Pushed: active (not scheduled) and quiet repositories in the last hours, the rest months ago.
     const active = names.slice(0, o.activeRepositories);

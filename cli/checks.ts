@@ -88,7 +88,8 @@ export interface DoctorFacts {
   deliveries: Fact<{ hook: string; recent: DeliveryFact[] }>;
   group: Fact<GroupFact>;
   settings: Fact<{ exists: boolean; settings: Settings; problems: string[] }>;
-  rules: Fact<{ source: string; rules: RuleFact[] }>;
+  /** The workflow_job rules, and the pool's labels the webhook forwards (Infrastructure's RunnerLabels). */
+  rules: Fact<{ source: string; rules: RuleFact[]; labels: string[] }>;
   /** The reconcile's last boot-failure check (cli/boot-health.ts); not judged when absent. */
   bootHealth?: Fact<BootHealthFact>;
 }
@@ -305,16 +306,15 @@ export function sampleEnvelope(labels: string[], action: WorkflowJobEvent['actio
 }
 
 /**
- * A job asking for exactly the pool's labels must start the state machine for
- * every action that changes demand; otherwise jobs wait forever.
+ * A job asking for exactly the pool's labels (the ones the webhook forwards) must start the state machine
+ * for every action that changes demand; otherwise jobs wait forever. The templates derive the rule from
+ * the same export, so this fails only for a rule edited by hand or stacks deployed from older templates.
  */
-export function checkLabelsMatchRule(facts: Pick<DoctorFacts, 'rules' | 'settings'>): CheckResult[] {
+export function checkLabelsMatchRule(facts: Pick<DoctorFacts, 'rules'>): CheckResult[] {
   const check = 'labels vs. rule pattern';
   const missing = unavailable(check, facts.rules, 'check the AutoScaler stack (or AutoScaler/template.yaml locally)');
   if (missing) return [missing];
-  if (!('ok' in facts.settings) || !facts.settings.ok) return [warn(check, 'skipped: settings could not be read')];
-  const labels = facts.settings.value.settings.labels;
-  const { source, rules } = (facts.rules as { ok: true; value: { source: string; rules: RuleFact[] } }).value;
+  const { source, rules, labels } = (facts.rules as { ok: true; value: { source: string; rules: RuleFact[]; labels: string[] } }).value;
   if (rules.length === 0) return [fail(check, `no workflow_job rule found (${source})`, 'deploy the AutoScaler stack; its rule starts the state machine on workflow_job events')];
   const unmatched = SCALING_ACTIONS.filter((action) => !rules.some((rule) => matchesEventPattern(rule.pattern, sampleEnvelope(labels, action))));
   if (unmatched.length) {
@@ -322,7 +322,7 @@ export function checkLabelsMatchRule(facts: Pick<DoctorFacts, 'rules' | 'setting
       fail(
         check,
         `a job with the pool's labels [${labels.join(', ')}] does not match ${rules.map((r) => r.name).join(', ')} (${source}) for: ${unmatched.join(', ')}; such jobs never start a scaling decision`,
-        'make the labels agree: `settings set labels=...` to the labels the rule serves, or redeploy the stacks with RunnerLabels equal to the settings labels',
+        'redeploy the AutoScaler stack from this version of AutoScaler/template.yaml: its rule takes the labels from the Infrastructure stack\'s RunnerLabels export',
       ),
     ];
   }

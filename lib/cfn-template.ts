@@ -23,7 +23,7 @@ const customTags: Tags = INTRINSICS.flatMap((name) => {
 }) as Tags;
 
 export interface CfnTemplate {
-  Parameters?: Record<string, { Type: string; Default?: unknown; Description?: string; AllowedValues?: unknown[] }>;
+  Parameters?: Record<string, { Type: string; Default?: unknown; Description?: string; AllowedValues?: unknown[]; AllowedPattern?: string }>;
   Resources: Record<string, { Type: string; Properties?: Record<string, any>; [key: string]: unknown }>;
   Outputs?: Record<string, unknown>;
   [key: string]: unknown;
@@ -41,9 +41,13 @@ export function resourcesOfType(template: CfnTemplate, type: string): Array<[str
   return Object.entries(template.Resources).filter(([, resource]) => resource.Type === type);
 }
 
+/** The key under which `names` carries another stack's export, for Fn::ImportValue. */
+export const exportKey = (exportName: string): string => `Fn::ImportValue:${exportName}`;
+
 /**
  * Resolves the few intrinsics that local mode needs (Ref to parameters and to
- * given names, Sub with ${Param}) against plain values. Anything else is left as it is.
+ * given names, Sub with ${Param}, Split, ImportValue of an export given as
+ * `names[exportKey(name)]`) against plain values. Anything else is left as it is.
  */
 export function resolveIntrinsics(value: unknown, names: Record<string, unknown>): unknown {
   if (Array.isArray(value)) return value.map((item) => resolveIntrinsics(item, names));
@@ -58,6 +62,10 @@ export function resolveIntrinsics(value: unknown, names: Record<string, unknown>
         name in names ? String(names[name]) : whole,
       );
     }
+    if (keys.length === 1 && keys[0] === 'Fn::ImportValue') {
+      const exportName = resolveIntrinsics(record['Fn::ImportValue'], names);
+      if (typeof exportName === 'string' && exportKey(exportName) in names) return names[exportKey(exportName)];
+    }
     if (keys.length === 1 && keys[0] === 'Fn::Split' && Array.isArray(record['Fn::Split'])) {
       const [separator, source] = record['Fn::Split'] as [string, unknown];
       const resolved = resolveIntrinsics(source, names);
@@ -66,6 +74,16 @@ export function resolveIntrinsics(value: unknown, names: Record<string, unknown>
     return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, resolveIntrinsics(v, names)]));
   }
   return value;
+}
+
+/**
+ * What Fn::ImportValue of the Infrastructure stack's RunnerLabels export resolves to in a template (the
+ * AutoScaler's rule and functions, the Runners' jit-config import it), for local mode and tests:
+ * `labels`, under the export name built from the template's InfrastructureStackName default.
+ */
+export function runnerLabelsImport(template: CfnTemplate, labels: readonly string[]): Record<string, string> {
+  const infrastructure = String(parameterDefaults(template).InfrastructureStackName ?? 'runner-autoscaler-infrastructure');
+  return { [exportKey(`${infrastructure}-RunnerLabels`)]: labels.join(',') };
 }
 
 /** Parameter defaults of a template, as plain values. */

@@ -60,3 +60,17 @@ export const csv = /* @__PURE__ */ (() =>
     z.string(),
     z.transform((value: string) => value.split(',').map((item) => item.trim()).filter(Boolean)),
   ))();
+
+/**
+ * RUNNER_LABELS, the pool's labels, in every function that needs them (webhook, AutoScaler, jit-config):
+ * one value, the Infrastructure stack's RunnerLabels export, lower-cased and de-duplicated as GitHub
+ * compares them (case-insensitively) and as the webhook puts job labels on the bus.
+ */
+export const runnerLabels = /* @__PURE__ */ (() =>
+  z.pipe(
+    csv,
+    z.pipe(
+      z.transform((labels: string[]) => [...new Set(labels.map((label) => label.toLowerCase()))]),
+      z.array(z.string()).check(z.minLength(1, 'at least one label')),
+    ),
+  ))();

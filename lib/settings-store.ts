@@ -3,7 +3,7 @@ import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { batchGetItems } from './batch-get';
 import { isDeepStrictEqual } from 'node:util';
 import { keys } from './table';
-import { DEFAULT_SETTINGS, resolveSettings, settingsSchema, type ResolvedSettings, type Settings } from './settings';
+import { DEFAULT_SETTINGS, RETIRED_SETTINGS, resolveSettings, settingsSchema, type ResolvedSettings, type Settings } from './settings';
 
 /**
  * Settings as stored in DynamoDB: `SETTINGS#<pool>` (edited by operators, with
@@ -35,11 +35,17 @@ async function readSettingsItems(doc: DynamoDBDocumentClient, tableName: string,
   return new Map(items.map((item) => [String(item.pk), item]));
 }
 
+/** A last-valid copy saved before a setting was retired (labels) is still valid for the settings that remain. */
+function withoutRetired(saved: unknown): unknown {
+  if (!saved || typeof saved !== 'object') return saved;
+  return Object.fromEntries(Object.entries(saved).filter(([key]) => !(key in RETIRED_SETTINGS)));
+}
+
 export async function readSettings(doc: DynamoDBDocumentClient, tableName: string, pool: string): Promise<StoredSettings> {
   const items = await readSettingsItems(doc, tableName, pool);
   const item = items.get(keys.settings(pool));
   const lastValidItem = items.get(keys.lastValidSettings(pool));
-  const lastValidParsed = lastValidItem ? settingsSchema.safeParse(lastValidItem.settings) : undefined;
+  const lastValidParsed = lastValidItem ? settingsSchema.safeParse(withoutRetired(lastValidItem.settings)) : undefined;
   const lastValid = lastValidParsed?.success ? lastValidParsed.data : undefined;
   const resolved = resolveSettings(item, lastValid ?? DEFAULT_SETTINGS, items.get(keys.legacyCooldown));
   return { ...resolved, version: Number(item?.version ?? 0), item, lastValid };

@@ -22,9 +22,6 @@ export const settingsFields = /* @__PURE__ */ (() =>
     headroom: intIn(0, 1000),
     scaleOutCooldownSeconds: intIn(0, 3600),
     scaleInCooldownSeconds: intIn(0, 86400),
-    labels: z
-      .array(z.string().check(z.trim(), z.minLength(1), z.maxLength(100), z.regex(/^[^,\s]+$/, 'labels may not contain commas or spaces')))
-      .check(z.minLength(1), z.maxLength(20)),
     bootTimeoutSeconds: intIn(60, 3600),
   }) as const)();
 
@@ -41,7 +38,6 @@ export const DEFAULT_SETTINGS: Settings = Object.freeze({
   headroom: 0,
   scaleOutCooldownSeconds: 0,
   scaleInCooldownSeconds: 300,
-  labels: ['self-hosted', 'linux', 'x64'],
   bootTimeoutSeconds: 600,
 }) as Settings;
 
@@ -55,7 +51,6 @@ export const SETTINGS_REFERENCE: Record<SettingKey, { range: string; effect: str
     range: '0..86400',
     effect: 'Minimum time since the last scaling activity before idle runners are removed.',
   },
-  labels: { range: '1..20 labels, no commas or spaces', effect: 'Labels the pool runners carry; a job is served when its labels are a subset (case-insensitive).' },
   bootTimeoutSeconds: { range: '60..3600', effect: 'An instance that has not registered a runner by then is terminated by the reconcile.' },
 };
 
@@ -72,6 +67,20 @@ export interface ResolvedSettings {
 }
 
 const ITEM_METADATA = new Set(['pk', 'sk', 'version', 'updatedAt', 'updatedBy', 'expiresAt']);
+
+/**
+ * Keys that were settings once and are not any more, with why. `labels` left the item: a pool's labels
+ * are set in one place, the Infrastructure stack's RunnerLabels, because the webhook's filter, the
+ * AutoScaler rule's pattern and the runners' registration must be the same value; an item that could
+ * change only the last of them made jobs wait for runners that never matched.
+ */
+export const RETIRED_SETTINGS: Readonly<Record<string, string>> = Object.freeze({
+  labels: "labels: not a setting; a pool's labels are the Infrastructure stack's RunnerLabels parameter (the webhook, the rule and the runners all use it), so change them there; ignored",
+});
+
+function unknownSetting(key: string): SettingsProblem {
+  return { key, message: RETIRED_SETTINGS[key] ?? `${key}: unknown setting (known: ${Object.keys(settingsFields).join(', ')})` };
+}
 
 /** The legacy design kept the scale-in cooldown in an item `settings_cooldown` with `value` in milliseconds. */
 export function legacyCooldownSeconds(legacyItem: Record<string, unknown> | undefined): number | undefined {
@@ -106,12 +115,12 @@ export function resolveSettings(
   for (const [key, value] of Object.entries(source)) {
     if (ITEM_METADATA.has(key)) continue;
     if (!(key in settingsFields)) {
-      problems.push({ key, message: `${key}: unknown setting (known: ${Object.keys(settingsFields).join(', ')})` });
+      problems.push(unknownSetting(key));
       continue;
     }
     const parsed = settingsFields[key as SettingKey].safeParse(value, { error: englishMessages() });
     if (parsed.success) {
-      merged[key] = key === 'labels' ? (parsed.data as string[]).map((l) => l.toLowerCase()) : parsed.data;
+      merged[key] = parsed.data;
       fromItem.push(key as SettingKey);
     } else {
       problems.push({ key, message: describeIssue(key, parsed.error) });
@@ -135,12 +144,12 @@ export function validateSettingsUpdate(
   const next: Record<string, unknown> = { ...current };
   for (const [key, raw] of Object.entries(changes)) {
     if (!(key in settingsFields)) {
-      problems.push({ key, message: `${key}: unknown setting (known: ${Object.keys(settingsFields).join(', ')})` });
+      problems.push(unknownSetting(key));
       continue;
     }
     const value = coerceSettingValue(key as SettingKey, raw);
     const parsed = settingsFields[key as SettingKey].safeParse(value, { error: englishMessages() });
-    if (parsed.success) next[key] = key === 'labels' ? (parsed.data as string[]).map((l) => l.toLowerCase()) : parsed.data;
+    if (parsed.success) next[key] = parsed.data;
     else problems.push({ key, message: describeIssue(key, parsed.error) });
   }
   if (problems.length === 0 && (next.max as number) < (next.floor as number)) {
@@ -149,10 +158,9 @@ export function validateSettingsUpdate(
   return problems.length ? { problems } : { next: next as Settings, problems };
 }
 
-/** CLI values arrive as strings: `floor=2`, `labels=self-hosted,linux,arm64`. */
-export function coerceSettingValue(key: SettingKey, raw: unknown): unknown {
+/** CLI values arrive as strings: `floor=2`. */
+export function coerceSettingValue(_key: SettingKey, raw: unknown): unknown {
   if (typeof raw !== 'string') return raw;
-  if (key === 'labels') return raw.split(',').map((l) => l.trim()).filter(Boolean);
   const trimmed = raw.trim();
   return trimmed !== '' && /^-?\d+(\.\d+)?$/.test(trimmed) ? Number(trimmed) : raw;
 }

@@ -36,7 +36,8 @@ function banner(stack: LocalStack, options: { bootSeconds: number; reconcileSeco
   ].join('\n');
 }
 
-// The AWS SDK warns about Node 20 on every start; local mode supports Node >= 20, so keep the banner readable.
+// Under Node 20 the AWS SDK warns on every start that it will need Node 22; that is the README's requirement
+// already (an older Node gets EBADENGINE from npm ci), so keep the banner readable.
 const emitWarning = process.emitWarning.bind(process);
 process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
   const name = typeof warning === 'string' ? String((rest[0] as { type?: string } | string | undefined) ?? '') : warning.name;
@@ -67,7 +68,41 @@ async function main(): Promise<void> {
     .parse();
   const options = program.opts<{ port: number; bootSeconds: number; reconcileSeconds: number; dataDir?: string; awsEndpoint?: string; pool: string }>();
 
-  let stack: LocalStack;
+  // The signal handlers go in before anything is started or printed. Node installs its own SIGINT
+  // handler only once a listener exists; before that a Ctrl-C kills the process by the default action
+  // (no clean stop, the ports of a half-started stack left to the kernel). They used to go in after the
+  // banner, so a Ctrl-C sent as soon as the banner appeared (a user, a script, the test) killed the
+  // process whenever it was descheduled between the banner's write and the next statement.
+  // A launcher may deliver one Ctrl-C twice: the terminal signals the whole process group, and tsx's
+  // parent process relays the signal to this one again when this process is slow to acknowledge it.
+  // A repeat within DUPLICATE_SIGNAL_MS is that same Ctrl-C; a later one forces the exit.
+  const DUPLICATE_SIGNAL_MS = 2000;
+  let stoppingSince: number | undefined;
+  let stack: LocalStack | undefined;
+  const stop = (running: LocalStack) =>
+    void running.stop().then(() => {
+      console.log('Stopped; all ports freed.');
+      process.exit(0);
+    });
+  const shutdown = (signal: string) => {
+    if (stoppingSince !== undefined) {
+      if (Date.now() - stoppingSince < DUPLICATE_SIGNAL_MS) return;
+      console.error('Stopping already; forced exit.');
+      process.exit(130);
+    }
+    stoppingSince = Date.now();
+    console.log(`\n${signal}: stopping (finishing running executions; Ctrl-C again to force)...`);
+    const force = setTimeout(() => {
+      console.error('Shutdown took longer than 10 s; exiting.');
+      process.exit(1);
+    }, 10000);
+    force.unref();
+    // Still starting: the start below stops the stack as soon as it is up.
+    if (stack) stop(stack);
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+
   try {
     stack = await startLocalStack({
       port: options.port,
@@ -83,33 +118,8 @@ async function main(): Promise<void> {
     console.error(pc.red(`Could not start: ${(error as Error).message}`));
     process.exit(1);
   }
+  if (stoppingSince !== undefined) return stop(stack);
   console.log(banner(stack, { ...options, secretFromEnv: env.WEBHOOK_SECRET !== undefined }));
-
-  // A launcher may deliver one Ctrl-C twice: the terminal signals the whole process group, and tsx's
-  // parent process relays the signal to this one again when this process is slow to acknowledge it.
-  // A repeat within DUPLICATE_SIGNAL_MS is that same Ctrl-C; a later one forces the exit.
-  const DUPLICATE_SIGNAL_MS = 2000;
-  let stoppingSince: number | undefined;
-  const shutdown = (signal: string) => {
-    if (stoppingSince !== undefined) {
-      if (Date.now() - stoppingSince < DUPLICATE_SIGNAL_MS) return;
-      console.error('Stopping already; forced exit.');
-      process.exit(130);
-    }
-    stoppingSince = Date.now();
-    console.log(`\n${signal}: stopping (finishing running executions; Ctrl-C again to force)...`);
-    const force = setTimeout(() => {
-      console.error('Shutdown took longer than 10 s; exiting.');
-      process.exit(1);
-    }, 10000);
-    force.unref();
-    void stack.stop().then(() => {
-      console.log('Stopped; all ports freed.');
-      process.exit(0);
-    });
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
 
 void main().catch((error: unknown) => {

@@ -9,9 +9,10 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createStateMachineHandlers } from '../AutoScaler/src/handlers';
 import { createJitConfigHandler, LAUNCH_DETAIL_TYPE } from '../Runners/src/jit-config';
-import { createWebhookHandler, type WebhookHandler } from '../Infrastructure/src/webhook';
+import { createWebhookHandler } from '../Infrastructure/src/webhook';
 import { createGitHubPort } from '../lib/adapters/github';
-import { loadTemplate, parameterDefaults, resourcesOfType, resolveIntrinsics, type CfnTemplate } from '../lib/cfn-template';
+import { loadTemplate, runnerLabelsImport, parameterDefaults, resourcesOfType, resolveIntrinsics, type CfnTemplate } from '../lib/cfn-template';
+import { normalizeLabels } from '../lib/labels';
 import { EventBridgeBus } from '../lib/adapters/event-bus';
 import { AutoScalingActivities } from '../lib/adapters/scaling-activities';
 import type { Clock, EventBusPort, GitHubPort, GroupState, ScalingActivitiesPort, ScalingGroupPort } from '../lib/ports';
@@ -49,6 +50,12 @@ export interface LocalStackOptions {
   awsEndpoint?: string;
   webhookSecret?: string;
   pool?: string;
+  /**
+   * The pool's labels, as the Infrastructure stack's RunnerLabels parameter sets them in AWS: the webhook's
+   * filter, the rule pattern's labels and the runners' labels are all this one value, as there.
+   * Default: that parameter's default in Infrastructure/template.yaml.
+   */
+  labels?: readonly string[];
   /** Settings written when the pool has none yet. */
   settings?: Partial<Settings>;
   autoScalerTemplate?: string;
@@ -104,6 +111,8 @@ export interface SamplePoint {
 export interface ApiState {
   time: string;
   pool: string;
+  /** The pool's labels (fixed for the stack's life, like Infrastructure's RunnerLabels). */
+  labels: string[];
   tableName: string;
   desiredCapacity: number;
   floor: number;
@@ -127,6 +136,7 @@ export interface LocalStack {
   webhookSecret: string;
   tableName: string;
   pool: string;
+  labels: string[];
   sim: SimGitHub;
   fleet: SimulatedFleet | null;
   bus: LocalBus;
@@ -157,6 +167,12 @@ export const LOCAL_DEFAULT_SETTINGS: Settings = {
   // Short enough to watch a burst scale in on the dashboard; edit it like any setting.
   scaleInCooldownSeconds: 30,
 };
+
+/** The Infrastructure stack's RunnerLabels default: the pool's labels when none are given, as in a default deploy. */
+function infrastructureDefaultLabels(): string[] {
+  const value = parameterDefaults(loadTemplate(join(ROOT, 'Infrastructure', 'template.yaml'))).RunnerLabels;
+  return String(value ?? '').split(',');
+}
 
 function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -346,6 +362,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const autoScalerTemplatePath = options.autoScalerTemplate ?? join(ROOT, 'AutoScaler', 'template.yaml');
   const template = existsSync(autoScalerTemplatePath) ? loadTemplate(autoScalerTemplatePath) : null;
   const tableName = `runner-autoscaler-${pool}`;
+  const poolLabels = normalizeLabels(options.labels ?? infrastructureDefaultLabels());
   const busName = 'runner-autoscaler';
   const logger = new Logger({ serviceName: 'runner-autoscaler-local', logLevel: options.logLevel ?? 'WARN' });
   const cleanups: Array<() => Promise<void> | void> = [];
@@ -362,13 +379,23 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
   try {
     // The HTTP port first: when it is taken, fail before starting anything else.
-    const server = createServer();
+    // Until the stack is ready every request gets 503 "starting" at once: without a 'request'
+    // listener Node accepts the connection and never answers, so a client that polls while
+    // --aws-endpoint provisions (seconds against moto) would hang until its own timeout.
+    let route: ((request: IncomingMessage, response: ServerResponse) => void) | undefined = undefined;
+    const server = createServer((request, response) => {
+      if (route) return route(request, response);
+      response.setHeader('retry-after', '1');
+      sendJson(response, 503, { status: 'starting', message: 'the local stack is starting; retry in a moment' });
+    });
     const port = await listen(server, options.port ?? 3000, host);
     cleanups.push(() => closeServer(server));
     const base = `http://${host}:${port}`;
 
     const names: Record<string, unknown> = {
       ...(template ? parameterDefaults(template) : {}),
+      // The AutoScaler template imports the pool's labels from the Infrastructure stack: give it that export.
+      ...(template ? runnerLabelsImport(template, poolLabels) : {}),
       'AWS::Region': 'us-east-1',
       'AWS::AccountId': '000000000000',
       'AWS::StackName': 'runner-autoscaler-local',
@@ -449,7 +476,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       scalingGroup = group;
       // moto answers DescribeScalingActivities with no activities: the boot-failure check then sees no departures.
       scalingActivities = new AutoScalingActivities(groupName, awsClients.autoScaling);
-      const attacher = new RunnerAttacher(group, sim, github, () => settings.labels, bootMs, clock.now, (message, error) =>
+      const attacher = new RunnerAttacher(group, sim, github, () => poolLabels, bootMs, clock.now, (message, error) =>
         logger.warn(message, { error: error instanceof Error ? error.message : String(error) }),
       );
       sim.setEvents({ runnerExited: (name) => void attacher.runnerExited(name) });
@@ -463,7 +490,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         groupName,
         runnerGroupId: 1,
         github: () => github,
-        labels: async () => settings.labels,
+        labels: async () => poolLabels,
         store: {
           async put(instanceId, _arn, config) {
             runnerConfigs.set(instanceId, config);
@@ -521,7 +548,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }
 
     // The state machine and the bus.
-    const handlers = createStateMachineHandlers({ doc, tableName, pool, scalingGroup, scalingActivities, github, clock, logger });
+    const handlers = createStateMachineHandlers({ doc, tableName, pool, labels: poolLabels, scalingGroup, scalingActivities, github, clock, logger });
     const machine = createLocalStateMachine(loaded, handlers);
     const bus = new LocalBus({
       rules,
@@ -545,15 +572,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         }
       : bus;
 
-    // The webhook handler, rebuilt when the pool's labels change (a redeploy does the same in AWS).
-    let webhook: { labels: string; handler: WebhookHandler } | undefined;
-    const webhookHandler = () => {
-      const key = settings.labels.join(',');
-      if (!webhook || webhook.labels !== key) {
-        webhook = { labels: key, handler: createWebhookHandler({ secrets, bus: ingressBus, servedLabels: settings.labels, logger, now: clock.now }) };
-      }
-      return webhook.handler;
-    };
+    // The webhook function, filtering on the pool's labels as Infrastructure's RUNNER_LABELS makes it do.
+    const webhook = createWebhookHandler({ secrets, bus: ingressBus, servedLabels: poolLabels, logger, now: clock.now });
+    const webhookHandler = () => webhook;
 
     // Settings follow the table; the group's limits follow the settings (as a Runners stack update would).
     let settingsProblems: string[] = [];
@@ -624,6 +645,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       return {
         time: new Date(clock.now()).toISOString(),
         pool,
+        labels: poolLabels,
         tableName,
         desiredCapacity: group.desired,
         floor: settings.floor,
@@ -648,7 +670,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     };
 
     const dashboardHtml = readFileSync(join(__dirname, 'dashboard.html'), 'utf8');
-    server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    route = (request, response) => {
       void (async () => {
         const path = new URL(request.url ?? '/', 'http://localhost').pathname;
         const method = request.method ?? 'GET';
@@ -688,7 +710,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         if (!response.headersSent) sendJson(response, 500, { message: 'internal error' });
         else response.end();
       });
-    });
+    };
 
     let stopping: Promise<void> | undefined;
     return {
@@ -696,6 +718,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       webhookSecret,
       tableName,
       pool,
+      labels: poolLabels,
       sim,
       fleet,
       bus,

@@ -1,5 +1,5 @@
 import { decideStep } from '../AutoScaler/src/decide';
-import { runnerCanTakeJob } from '../lib/labels';
+import { DEFAULT_POOL_LABELS as POOL_LABELS, runnerCanTakeJob } from '../lib/labels';
 import { applyJobEvent, jobEventFromWorkflowJob, type JobEvent, type JobRecord } from '../lib/ledger';
 import { buildObservation, needsRunnerList, type Observation } from '../lib/policy';
 import { jobsToRecheck, missedQueuedEvent, missedQueuedJobs, repairFromRemote, staleRegistrations, unregisteredToTerminate } from '../lib/reconcile-rules';
@@ -83,9 +83,9 @@ export function autoscalerPolicy(): SimPolicy {
           const repair = repairFromRemote(job, await world.github.getJob(job.repository, job.jobId), world.clock.now());
           if (repair) record(repair);
         }
-        for (const remote of missedQueuedJobs(queuedAtGitHub, open, settings.labels)) record(missedQueuedEvent(remote, POOL, world.clock.now()));
+        for (const remote of missedQueuedJobs(queuedAtGitHub, open, POOL_LABELS)) record(missedQueuedEvent(remote, POOL, world.clock.now()));
         const [state, runners] = await Promise.all([group.describe(), world.github.listRunners()]);
-        for (const runner of staleRegistrations(runners, state, settings.labels)) await world.github.deleteRunner(runner.id);
+        for (const runner of staleRegistrations(runners, state, POOL_LABELS)) await world.github.deleteRunner(runner.id);
         for (const { instanceId, decrement } of unregisteredToTerminate(state, runners, world.clock.now(), settings.bootTimeoutSeconds)) {
           await group.terminateInstance(instanceId, decrement);
         }
@@ -93,7 +93,7 @@ export function autoscalerPolicy(): SimPolicy {
 
       // The rule's pattern: deliveries for labels this pool does not serve never start an execution.
       world.onWebhook((event) => {
-        if (!runnerCanTakeJob(settings.labels, event.labels)) return;
+        if (!runnerCanTakeJob(POOL_LABELS, event.labels)) return;
         world.at(world.now + model.executionSeconds * 1000, async () => {
           if (deliveries.has(event.deliveryId)) return;
           deliveries.add(event.deliveryId);
@@ -107,7 +107,7 @@ export function autoscalerPolicy(): SimPolicy {
       });
       // The Runners stack's launch hook: a JIT config per instance, then DescribeAutoScalingInstances + CompleteLifecycleAction.
       world.onLaunch(async (instanceId) => {
-        await world.github.generateJitConfig({ name: instanceId, labels: settings.labels, runnerGroupId: 1 });
+        await world.github.generateJitConfig({ name: instanceId, labels: [...POOL_LABELS], runnerGroupId: 1 });
         world.countScaleCall(2);
       });
       // The interruption function: an idle runner is deregistered before EC2 takes the machine.
@@ -149,7 +149,7 @@ export function seedPolicy(): SimPolicy {
       let lastActionAt = -Infinity;
       const evaluate = async () => {
         if (world.now - lastActionAt < cooldownMs) return;
-        const queued = (await world.github.listQueuedJobs()).filter((job) => runnerCanTakeJob(settings.labels, job.labels)).length;
+        const queued = (await world.github.listQueuedJobs()).filter((job) => runnerCanTakeJob(POOL_LABELS, job.labels)).length;
         const runners = (await world.github.listRunners()).filter((runner) => runner.status === 'online').length;
         const state = await group.describe();
         if (queued > 5 * runners && state.desired < state.max) {
@@ -163,7 +163,7 @@ export function seedPolicy(): SimPolicy {
         }
       };
       world.onWebhook((event) => {
-        if (runnerCanTakeJob(settings.labels, event.labels)) world.at(world.now + model.executionSeconds * 1000, evaluate);
+        if (runnerCanTakeJob(POOL_LABELS, event.labels)) world.at(world.now + model.executionSeconds * 1000, evaluate);
       });
       world.every(model.reconcileSeconds * 1000, evaluate);
     },
@@ -194,12 +194,12 @@ export function perJobPolicy(): SimPolicy {
         await group.setDesiredCapacity(state.desired + 1);
       };
       world.onWebhook((event) => {
-        if (event.action !== 'queued' || !runnerCanTakeJob(settings.labels, event.labels)) return;
+        if (event.action !== 'queued' || !runnerCanTakeJob(POOL_LABELS, event.labels)) return;
         world.at(world.now + model.perJobDelaySeconds * 1000, scaleUp);
       });
       world.onLaunch(async (instanceId) => {
         launchedAt.set(instanceId, world.now);
-        await world.github.generateJitConfig({ name: instanceId, labels: settings.labels, runnerGroupId: 1 });
+        await world.github.generateJitConfig({ name: instanceId, labels: [...POOL_LABELS], runnerGroupId: 1 });
       });
       world.every(model.perJobScaleDownSeconds * 1000, async () => {
         const [state, runners] = await Promise.all([group.describe(), world.github.listRunners()]);

@@ -1,4 +1,4 @@
-import { runnerCanTakeJob } from '../lib/labels';
+import { DEFAULT_POOL_LABELS, runnerCanTakeJob } from '../lib/labels';
 import { DEFAULT_SETTINGS, resolveSettings, type Settings, type SettingsProblem } from '../lib/settings';
 import type { SimModel } from './model';
 import { SIMULATED_POLICIES, type SimPolicy } from './policies';
@@ -147,7 +147,7 @@ export interface SimulateOptions {
 export async function simulate(trace: readonly TraceJob[], options: SimulateOptions): Promise<SimulationResult> {
   const started = performance.now();
   const { settings, problems } = resolveSettings(options.settingsItem, DEFAULT_SETTINGS);
-  const served = trace.filter((job) => runnerCanTakeJob(settings.labels, job.labels));
+  const served = trace.filter((job) => runnerCanTakeJob(DEFAULT_POOL_LABELS, job.labels));
   const oracle = oracleResult(served, settings, options.model);
   const policies: Record<string, PolicyResult> = {};
   const samples: Record<string, Sample[]> = {};

@@ -1,6 +1,6 @@
 import { SimulatedFleet, type FleetInstance, type FleetTermination, type SimulatedFleetOptions } from '../local/fleet';
 import type { WorkflowJobEvent } from '../lib/events';
-import { normalizeLabels, runnerCanTakeJob } from '../lib/labels';
+import { DEFAULT_POOL_LABELS, normalizeLabels, runnerCanTakeJob } from '../lib/labels';
 import type { Clock, DeleteRunnerOutcome, GitHubJob, GitHubPort, GroupState, JitConfigRequest, Market, RunnerRegistration, ScalingGroupPort } from '../lib/ports';
 import type { Settings } from '../lib/settings';
 import type { SimModel } from './model';
@@ -483,7 +483,7 @@ export class World {
     fleet.tick();
     const instance = fleet.list().find((i) => i.instanceId === instanceId);
     if (!instance || instance.lifecycleState !== 'InService') return;
-    this.github.connect(instanceId, this.settings.labels, this.fleetSpec!.ephemeral);
+    this.github.connect(instanceId, DEFAULT_POOL_LABELS, this.fleetSpec!.ephemeral);
   }
 
   private async interrupt(instanceId: string): Promise<void> {

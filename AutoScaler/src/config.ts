@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { loadConfig } from '../../lib/config';
+import { loadConfig, runnerLabels } from '../../lib/config';
 import { DEFAULT_POOL } from '../../lib/settings';
 
 /**
@@ -14,6 +14,8 @@ export const autoScalerConfigSchema = z.object({
   TABLE_NAME: z.string().check(z.minLength(3), z.maxLength(255)),
   POOL: z._default(z.string().check(z.regex(/^[A-Za-z0-9_.-]{1,64}$/, 'pool names are 1..64 letters, digits, _ . -')), DEFAULT_POOL),
   AUTO_SCALING_GROUP_NAME: z.string().check(z.minLength(1), z.maxLength(255)),
+  /** The pool's labels: the Infrastructure stack's RunnerLabels export, as the webhook and the runners use it. */
+  RUNNER_LABELS: runnerLabels,
   GITHUB_CREDENTIALS_PARAMETER: parameterName,
   /** `org:NAME` or `repo:OWNER/NAME` */
   GITHUB_SCOPE: z.string().check(z.minLength(5)),

@@ -24,6 +24,11 @@ export interface AutoScalerDeps {
   doc: DynamoDBDocumentClient;
   tableName: string;
   pool: string;
+  /**
+   * The pool's labels (RUNNER_LABELS: the Infrastructure stack's RunnerLabels, as the webhook and the
+   * runners use them); DEFAULT_POOL_LABELS where a test or the simulator gives none.
+   */
+  labels?: readonly string[];
   scalingGroup: ScalingGroupPort;
   github: GitHubPort;
   /** The group's terminations, for the reconcile's boot-failure check; without it the check is skipped. */
@@ -34,7 +39,7 @@ export interface AutoScalerDeps {
 }
 
 /** What the steps that only read and write the table need (LoadSettings, RecordEvent, RecordActivity, RecordFailure). */
-export type StoreDeps = Pick<AutoScalerDeps, 'doc' | 'tableName' | 'pool' | 'clock' | 'logger' | 'metrics'>;
+export type StoreDeps = Pick<AutoScalerDeps, 'doc' | 'tableName' | 'pool' | 'labels' | 'clock' | 'logger' | 'metrics'>;
 
 /** The table and the Auto Scaling group, no GitHub (ScaleOut). */
 export type FleetDeps = StoreDeps & Pick<AutoScalerDeps, 'scalingGroup'>;

@@ -2,6 +2,7 @@ import { recordReconcile } from '../../lib/activity';
 import { forEachWithConcurrency } from '../../lib/concurrency';
 import { listOpenJobs, readJob, recordJobEvent } from '../../lib/ledger';
 import { missedQueuedEvent, missedQueuedJobs, repairFromRemote, recheckPlan, staleRegistrations, unregisteredToTerminate } from '../../lib/reconcile-rules';
+import { DEFAULT_POOL_LABELS } from '../../lib/labels';
 import { readSettings } from '../../lib/settings-store';
 import { checkBootHealth } from './boot-check';
 import type { AutoScalerDeps } from './deps';
@@ -53,6 +54,7 @@ export async function reconcile(deps: AutoScalerDeps): Promise<ReconcileSummary>
   const { doc, tableName, pool, github, scalingGroup, clock, logger, metrics } = deps;
   return classifyErrors('Reconcile', async () => {
     const { settings } = await readSettings(doc, tableName, pool);
+    const poolLabels = deps.labels ?? DEFAULT_POOL_LABELS;
     const summary: ReconcileSummary = { openJobs: 0, closedJobs: [], startedJobs: [], addedJobs: [], removedRegistrations: [], terminatedUnregistered: [] };
 
     const open = await listOpenJobs(doc, tableName, pool);
@@ -61,7 +63,7 @@ export async function reconcile(deps: AutoScalerDeps): Promise<ReconcileSummary>
     // still lists as queued needs no call of its own, so during a big queue the reconcile costs a few list
     // calls, not one call per waiting job; only a job GitHub answered for is closed (recheckPlan).
     const redelivery = await redeliverLostWebhooks(deps);
-    const scan = await searchQueuedJobs(deps, open, settings.labels);
+    const scan = await searchQueuedJobs(deps, open, poolLabels);
     const queuedAtGitHub = scan.jobs;
     const plan = recheckPlan(open, scan);
     summary.discovery = discoverySummary(scan, plan.deferred.length, redelivery);
@@ -75,7 +77,7 @@ export async function reconcile(deps: AutoScalerDeps): Promise<ReconcileSummary>
     summary.closedJobs.sort((a, b) => a - b);
     summary.startedJobs.sort((a, b) => a - b);
 
-    for (const remote of missedQueuedJobs(queuedAtGitHub, new Set(open.map((job) => job.jobId)), settings.labels)) {
+    for (const remote of missedQueuedJobs(queuedAtGitHub, new Set(open.map((job) => job.jobId)), poolLabels)) {
       // A job the ledger already closed stays closed: applyJobEvent never moves back.
       if ((await readJob(doc, tableName, remote.id))?.status === 'completed') continue;
       const transition = await recordJobEvent(doc, tableName, missedQueuedEvent(remote, pool, clock.now()));
@@ -83,7 +85,7 @@ export async function reconcile(deps: AutoScalerDeps): Promise<ReconcileSummary>
     }
 
     const [group, runners] = await Promise.all([scalingGroup.describe(), github.listRunners()]);
-    for (const runner of staleRegistrations(runners, group, settings.labels)) {
+    for (const runner of staleRegistrations(runners, group, poolLabels)) {
       if ((await github.deleteRunner(runner.id)) === 'deleted') summary.removedRegistrations.push(runner.name);
     }
     for (const { instanceId, decrement } of unregisteredToTerminate(group, runners, clock.now(), settings.bootTimeoutSeconds)) {

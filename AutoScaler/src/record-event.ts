@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EVENT_SOURCE, WORKFLOW_JOB_DETAIL_TYPE, workflowJobEventSchema } from '../../lib/events';
-import { runnerCanTakeJob } from '../../lib/labels';
+import { DEFAULT_POOL_LABELS, runnerCanTakeJob } from '../../lib/labels';
 import { jobEventFromWorkflowJob, recordDelivery, recordJobEvent } from '../../lib/ledger';
-import { readSettings } from '../../lib/settings-store';
 import type { StoreDeps } from './deps';
 import { classifyErrors, InvalidInputError } from './errors';
 import type { RunState } from './state';
@@ -46,10 +45,12 @@ export async function recordEvent(deps: StoreDeps, request: RecordEventInput): P
   const { doc, tableName, pool, clock, logger } = deps;
 
   return classifyErrors('RecordEvent', async () => {
-    const { settings } = await readSettings(doc, tableName, pool);
-    if (!runnerCanTakeJob(settings.labels, detail.labels)) {
-      logger.info('job labels not served by this pool', { jobId: detail.jobId, labels: detail.labels, poolLabels: settings.labels });
-      return { ...base, skip: true, skipReason: `labels [${detail.labels.join(', ')}] are not served by pool ${pool} [${settings.labels.join(', ')}]` };
+    // The webhook forwarded only jobs these labels serve (it filters on the same RUNNER_LABELS): this check
+    // costs no DynamoDB read and keeps a hand-put event on the bus from counting as demand.
+    const poolLabels = deps.labels ?? DEFAULT_POOL_LABELS;
+    if (!runnerCanTakeJob(poolLabels, detail.labels)) {
+      logger.info('job labels not served by this pool', { jobId: detail.jobId, labels: detail.labels, poolLabels });
+      return { ...base, skip: true, skipReason: `labels [${detail.labels.join(', ')}] are not served by pool ${pool} [${poolLabels.join(', ')}]` };
     }
     const now = clock.now();
     if ((await recordDelivery(doc, tableName, detail.deliveryId, executionId, now)) === 'duplicate') {

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { loadConfig } from '../../lib/config';
+import { loadConfig, runnerLabels } from '../../lib/config';
 
 /**
  * The webhook function's environment, as the template sets it: names only.
@@ -7,10 +7,6 @@ import { loadConfig } from '../../lib/config';
  * (zod/mini keeps the bundle small; lib/config's loader accepts it.)
  */
 const parameterName = z.string().check(z.regex(/^\/[A-Za-z0-9_.\-/]{1,1010}$/, 'must be an SSM parameter name starting with /'));
-const labelList = z.pipe(
-  z.string(),
-  z.transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean)),
-);
 
 export const webhookConfigSchema = z.object({
   EVENT_BUS_NAME: z.string().check(z.minLength(1), z.maxLength(256)),
@@ -19,7 +15,7 @@ export const webhookConfigSchema = z.object({
     z.optional(z.union([z.literal(''), parameterName])),
     z.transform((value) => (value ? value : undefined)),
   ),
-  RUNNER_LABELS: z.pipe(labelList, z.array(z.string()).check(z.minLength(1, 'at least one label'))),
+  RUNNER_LABELS: runnerLabels,
   POWERTOOLS_SERVICE_NAME: z._default(z.string().check(z.minLength(1)), 'webhook'),
 });
 

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { csv, loadConfig } from '../../lib/config';
+import { loadConfig, runnerLabels } from '../../lib/config';
 import { parseGitHubScope, type GitHubScope } from '../../lib/ports';
 
 /**
@@ -41,11 +41,8 @@ export const jitConfigSchema = z.object({
   RUNNER_CONFIG_PREFIX: parameterName.check(z.refine((prefix) => !prefix.endsWith('/'), 'must not end with /')),
   RUNNER_GROUP_ID: z._default(z.pipe(z.coerce.number(), z.int().check(z.positive())), 1),
   RUNNER_CONFIG_KMS_KEY_ARN: optional(z.string().check(z.regex(/^arn:aws[a-z-]*:kms:/, 'must be a KMS key ARN'))),
-  /** The AutoScaler stack's table; empty before that stack exists (the default labels apply). */
-  SETTINGS_TABLE_NAME: optional(z.string().check(z.minLength(3), z.maxLength(255))),
-  POOL_NAME: z._default(z.string().check(z.minLength(1)), 'default'),
-  /** Labels used while no settings item exists (the Infrastructure stack's RunnerLabels). */
-  DEFAULT_RUNNER_LABELS: z.pipe(csv, z.array(z.string()).check(z.minLength(1, 'at least one label'))),
+  /** The labels runners register with: the Infrastructure stack's RunnerLabels export, which the webhook filters on. */
+  RUNNER_LABELS: runnerLabels,
 });
 
 export type JitConfigConfig = z.infer<typeof jitConfigSchema>;

@@ -1,6 +1,5 @@
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { createDocumentClient } from '../../lib/adapters/dynamodb';
 import { createGitHubPort, loadGitHubCredentials } from '../../lib/adapters/github';
 import { createLogger } from '../../lib/logger';
 import type { GitHubPort } from '../../lib/ports';
@@ -9,7 +8,6 @@ import { loadInterruptionConfig, loadJitConfigConfig, type InterruptionConfig } 
 import type { InterruptionDeps } from './interruption';
 import type { JitConfigDeps } from './jit-config';
 import { createMetricsCounter } from './metrics';
-import { createPoolLabels } from './pool-labels';
 
 /** AWS-backed deps, built once per container on the first event. */
 function gitHubFor(config: Pick<InterruptionConfig, 'GITHUB_SCOPE' | 'GITHUB_CREDENTIALS_PARAMETER' | 'GITHUB_API_URL'>, logger: ReturnType<typeof createLogger>): () => GitHubPort {
@@ -33,13 +31,7 @@ export function realJitConfigDeps(): JitConfigDeps {
     groupName: config.AUTO_SCALING_GROUP_NAME,
     runnerGroupId: config.RUNNER_GROUP_ID,
     github: gitHubFor(config, logger),
-    labels: createPoolLabels({
-      doc: config.SETTINGS_TABLE_NAME ? createDocumentClient() : undefined,
-      tableName: config.SETTINGS_TABLE_NAME,
-      pool: config.POOL_NAME,
-      defaults: config.DEFAULT_RUNNER_LABELS,
-      logger,
-    }),
+    labels: async () => config.RUNNER_LABELS,
     store: createSsmRunnerConfigStore({ ssm: new SSMClient({ maxAttempts: 5 }), prefix: config.RUNNER_CONFIG_PREFIX, kmsKeyArn: config.RUNNER_CONFIG_KMS_KEY_ARN }),
     lifecycle: createLifecyclePort(new AutoScalingClient({ maxAttempts: 5 })),
     metrics: createMetricsCounter(config.METRICS_NAMESPACE, config.POWERTOOLS_SERVICE_NAME),

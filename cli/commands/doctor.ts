@@ -5,7 +5,8 @@ import { DescribeRuleCommand, ListRulesCommand } from '@aws-sdk/client-eventbrid
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import type { Stack } from '@aws-sdk/client-cloudformation';
 import { createAppAuth } from '@octokit/auth-app';
-import { loadTemplate, parameterDefaults, resolveIntrinsics, resourcesOfType } from '../../lib/cfn-template';
+import { loadTemplate, parameterDefaults, resolveIntrinsics, resourcesOfType, runnerLabelsImport } from '../../lib/cfn-template';
+import { normalizeLabels } from '../../lib/labels';
 import { EVENT_SOURCE, WORKFLOW_JOB_DETAIL_TYPE } from '../../lib/events';
 import type { EventPattern } from '../../lib/event-pattern';
 import { readSettings } from '../../lib/settings-store';
@@ -241,7 +242,7 @@ async function gatherRules(
   ctx: CliContext,
   options: DoctorOptions,
   stacks: Fact<{ infrastructure: StackFact; autoScaler: StackFact }>,
-): Promise<{ source: string; rules: RuleFact[] } | { skipped: string }> {
+): Promise<{ source: string; rules: RuleFact[]; labels: string[] } | { skipped: string }> {
   if (ctx.options.local || !('ok' in stacks) || !stacks.ok || !stacks.value.autoScaler.exists) {
     if (!ctx.options.local) {
       if (!('ok' in stacks) || !stacks.ok) return { skipped: 'stacks could not be read' };
@@ -253,11 +254,21 @@ async function gatherRules(
     const template = loadTemplate(path);
     const machines = [...resourcesOfType(template, 'AWS::Serverless::StateMachine'), ...resourcesOfType(template, 'AWS::StepFunctions::StateMachine')];
     if (machines.length === 0) throw new Error(`${path} defines no state machine`);
-    const names = { ...parameterDefaults(template), 'AWS::Region': 'us-east-1', 'AWS::AccountId': '000000000000', 'AWS::StackName': 'runner-autoscaler-autoscaler', 'AWS::Partition': 'aws' };
+    // The labels a default deploy forwards: the Infrastructure template's RunnerLabels, which the rule imports.
+    const infrastructure = join(dir, 'Infrastructure', 'template.yaml');
+    const labels = existsSync(infrastructure) ? normalizeLabels(String(parameterDefaults(loadTemplate(infrastructure)).RunnerLabels ?? '').split(',')) : [];
+    const names = {
+      ...parameterDefaults(template),
+      ...runnerLabelsImport(template, labels),
+      'AWS::Region': 'us-east-1',
+      'AWS::AccountId': '000000000000',
+      'AWS::StackName': 'runner-autoscaler-autoscaler',
+      'AWS::Partition': 'aws',
+    };
     const rules = rulesFromTemplate(template, machines[0][0], names)
       .filter((r) => r.pattern && isWorkflowJobRule(r.pattern))
       .map((r) => ({ name: r.name, pattern: r.pattern! }));
-    return { source: path, rules };
+    return { source: path, rules, labels };
   }
   const bus = stacks.value.infrastructure.outputs.EventBusName;
   const events = await ctx.eventBridge();
@@ -273,7 +284,8 @@ async function gatherRules(
     }
     next = page.NextToken;
   } while (next);
-  return { source: `EventBridge bus ${bus ?? 'default'}`, rules };
+  const labels = normalizeLabels((stacks.value.infrastructure.outputs.RunnerLabels ?? '').split(','));
+  return { source: `EventBridge bus ${bus ?? 'default'}`, rules, labels };
 }
 
 export async function gatherFacts(ctx: CliContext, options: DoctorOptions): Promise<DoctorFacts> {

@@ -38,7 +38,7 @@ async function pool(runner: 'crashes' | 'runs-a-job') {
   const fleet = new SimulatedFleet({ min: 1, max: 2, onDemandBase: 1, bootMs: BOOT_SECONDS * 1000, clock });
   const logger = new RecordingLogger();
   const metrics = new RecordingMetrics();
-  await writeSettings(dynamo.doc, tableName, 'default', { ...DEFAULT_SETTINGS, labels: LABELS, max: 2 }, 0, 'test', clock.now());
+  await writeSettings(dynamo.doc, tableName, 'default', { ...DEFAULT_SETTINGS, max: 2 }, 0, 'test', clock.now());
   const deps: AutoScalerDeps = { doc: dynamo.doc, tableName, pool: 'default', scalingGroup: fleet, scalingActivities: fleet, github, clock, logger, metrics };
   const run = createMachine(deps);
   const queue: number[] = [];

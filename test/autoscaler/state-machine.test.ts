@@ -193,7 +193,7 @@ describe('state machine: settings', () => {
     const { run, fleet, deps, tableName, metrics, logger } = await setup({ max: 3 });
     await run(jobEvent('queued', 1)); // validates cleanly: saved as last valid (max 3)
     await deps.doc.send(
-      new PutCommand({ TableName: tableName, Item: { pk: keys.settings('default'), version: 2, max: 'lots', headroom: -4, floor: 1, labels: LABELS, colour: 'blue' } }),
+      new PutCommand({ TableName: tableName, Item: { pk: keys.settings('default'), version: 2, max: 'lots', headroom: -4, floor: 1, colour: 'blue' } }),
     );
     for (let jobId = 2; jobId <= 6; jobId++) await run(jobEvent('queued', jobId));
     const last = await run(jobEvent('queued', 7));
@@ -211,7 +211,7 @@ describe('state machine: settings', () => {
 
   it('reads the legacy settings_cooldown item (milliseconds) as the scale-in cooldown', async () => {
     const { run, fleet, github, clock, deps, tableName } = await setup();
-    await deps.doc.send(new PutCommand({ TableName: tableName, Item: { pk: keys.settings('default'), version: 2, floor: 1, max: 10, labels: LABELS } }));
+    await deps.doc.send(new PutCommand({ TableName: tableName, Item: { pk: keys.settings('default'), version: 2, floor: 1, max: 10 } }));
     await deps.doc.send(new PutCommand({ TableName: tableName, Item: { pk: keys.legacyCooldown, value: 60_000 } }));
     await run(jobEvent('queued', 1));
     await run(jobEvent('queued', 2));

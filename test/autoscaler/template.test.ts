@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { loadTemplate, resourcesOfType } from '../../lib/cfn-template';
-import { matchesEventPattern } from '../../lib/event-pattern';
+import { loadTemplate, parameterDefaults, resolveIntrinsics, resourcesOfType, runnerLabelsImport } from '../../lib/cfn-template';
+import { matchesEventPattern, type EventPattern } from '../../lib/event-pattern';
 import { TASK_STATES } from '../../AutoScaler/src/handlers';
 import { autoScalerConfigSchema } from '../../AutoScaler/src/config';
 import { OPEN_JOBS_HASH, OPEN_JOBS_INDEX, OPEN_JOBS_PROJECTION, OPEN_JOBS_RANGE, TABLE_KEY, TTL_ATTRIBUTE } from '../../lib/table';
@@ -103,7 +103,7 @@ describe('AutoScaler/template.yaml', () => {
 
   it('starts executions for served workflow_job actions only, and marks the schedule as the reconcile', () => {
     const events = resources.StateMachine.Properties!.Events as Record<string, any>;
-    const pattern = JSON.parse(JSON.stringify(events.WorkflowJob.Properties.Pattern).replace(/\{"Fn::Split":\[",",\{"Ref":"RunnerLabels"\}\]\}/, JSON.stringify(String(template.Parameters!.RunnerLabels.Default).split(','))));
+    const pattern = resolveIntrinsics(events.WorkflowJob.Properties.Pattern, { ...parameterDefaults(template), ...runnerLabelsImport(template, ['self-hosted', 'linux', 'x64']) }) as EventPattern;
     const envelope = (overrides: Record<string, unknown>) => {
       const e = jobEvent('queued', 1);
       return { ...e, detail: { ...e.detail, ...overrides } };
@@ -158,8 +158,9 @@ describe('AutoScaler/template.yaml', () => {
       GITHUB_API_URL: defaults.GitHubApiUrl,
       GITHUB_CREDENTIALS_PARAMETER: defaults.GitHubCredentialsParameterName,
       POWERTOOLS_SERVICE_NAME: 'observe',
+      RUNNER_LABELS: 'self-hosted,linux,x64', // the Infrastructure export the template imports
     });
-    expect(config).toMatchObject({ POOL: 'default', GITHUB_API_URL: undefined, GITHUB_CREDENTIALS_PARAMETER: '/runner-autoscaler/github-credentials' });
+    expect(config).toMatchObject({ POOL: 'default', GITHUB_API_URL: undefined, GITHUB_CREDENTIALS_PARAMETER: '/runner-autoscaler/github-credentials', RUNNER_LABELS: ['self-hosted', 'linux', 'x64'] });
   });
 });
 

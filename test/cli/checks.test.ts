@@ -65,7 +65,7 @@ function healthy(): DoctorFacts {
       },
     },
     settings: { ok: true, value: { exists: true, settings: DEFAULT_SETTINGS, problems: [] } },
-    rules: { ok: true, value: { source: 'EventBridge bus runner-autoscaler', rules: [{ name: 'workflow-job', pattern: rulePattern }] } },
+    rules: { ok: true, value: { source: 'EventBridge bus runner-autoscaler', rules: [{ name: 'workflow-job', pattern: rulePattern }], labels: ['self-hosted', 'linux', 'x64'] } },
   };
 }
 
@@ -194,20 +194,20 @@ describe('doctor checks (pure, over gathered facts)', () => {
     expect(checkSettings(facts)[0]).toMatchObject({ status: 'FAIL', message: 'could not check: AccessDeniedException: no' });
   });
 
-  it('fails when jobs with the settings labels would not match the rule, naming the actions', () => {
+  it('fails when jobs with the labels the webhook forwards would not match the rule, naming the actions', () => {
     const facts = healthy();
-    facts.settings = { ok: true, value: { exists: true, settings: { ...DEFAULT_SETTINGS, labels: ['gpu'] }, problems: [] } };
+    facts.rules = { ok: true, value: { source: 't', rules: [{ name: 'workflow-job', pattern: rulePattern }], labels: ['gpu'] } };
     const [result] = checkLabelsMatchRule(facts);
     expect(result.status).toBe('FAIL');
     expect(result.message).toMatch(/\[gpu\] does not match workflow-job .* for: queued, in_progress, completed/);
 
     // A rule that forgot `completed`: scale-in would never be triggered by events.
     const partial = healthy();
-    partial.rules = { ok: true, value: { source: 't', rules: [{ name: 'r', pattern: { ...rulePattern, detail: { ...rulePattern.detail, action: ['queued'] } } }] } };
+    partial.rules = { ok: true, value: { source: 't', rules: [{ name: 'r', pattern: { ...rulePattern, detail: { ...rulePattern.detail, action: ['queued'] } } }], labels: ['self-hosted', 'linux', 'x64'] } };
     expect(checkLabelsMatchRule(partial)[0].message).toMatch(/for: in_progress, completed/);
 
     const none = healthy();
-    none.rules = { ok: true, value: { source: 't', rules: [] } };
+    none.rules = { ok: true, value: { source: 't', rules: [], labels: ['self-hosted', 'linux', 'x64'] } };
     expect(checkLabelsMatchRule(none)[0]).toMatchObject({ status: 'FAIL', message: expect.stringMatching(/no workflow_job rule/) });
   });
 

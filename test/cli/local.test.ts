@@ -23,7 +23,7 @@ describeWithAutoScaler('CLI against the local mode', () => {
       reconcileSeconds: 1,
       logLevel: 'SILENT',
       sampleMs: 200,
-      settings: { floor: 1, max: 4, headroom: 0, scaleInCooldownSeconds: 1, labels: ['self-hosted', 'linux', 'x64'] },
+      settings: { floor: 1, max: 4, headroom: 0, scaleInCooldownSeconds: 1 },
     });
     base = stack.urls.dashboard.replace(/\/$/, '');
   }, 30_000);
@@ -94,8 +94,9 @@ describeWithAutoScaler('CLI against the local mode', () => {
     expect(broken.code).toBe(1);
     expect(broken.stdout).toMatch(/^FAIL {2}webhook deliveries: \d+ of \d+ recent deliveries on hook 1 .*failed \(401\)/m);
     expect(broken.stdout).toMatch(/^FAIL {2}settings: stored item is invalid .*headroom: /m);
-    // The template's rule only starts executions for the labels it was deployed with.
-    expect(broken.stdout).toMatch(/^FAIL {2}labels vs. rule pattern: a job with the pool's labels \[gpu\] does not match StateMachineWorkflowJob/m);
+    // Labels are not a setting any more: the item's are reported and cannot make the rule and the runners disagree.
+    expect(broken.stdout).toMatch(/^FAIL {2}settings: stored item is invalid .*labels: not a setting/m);
+    expect(broken.stdout).toMatch(/^PASS {2}labels vs. rule pattern: jobs with \[self-hosted, linux, x64\] match StateMachineWorkflowJob/m);
     expect((await cli(['settings', 'validate', '--local', base])).code).toBe(1);
   }, 40_000);
 });

@@ -11,6 +11,7 @@ import { claimVersion, recordDecision, recordReconcile } from '../../lib/activit
 import { createGitHubPort } from '../../lib/adapters/github';
 import { recordJobEvent } from '../../lib/ledger';
 import { EVENT_SOURCE } from '../../lib/events';
+import { DEFAULT_POOL_LABELS } from '../../lib/labels';
 import { DEFAULT_SETTINGS } from '../../lib/settings';
 import { writeSettings } from '../../lib/settings-store';
 import { keys, OPEN_JOBS_HASH, OPEN_JOBS_INDEX, OPEN_JOBS_RANGE, OPEN_JOBS_PROJECTION, TABLE_KEY } from '../../lib/table';
@@ -153,6 +154,8 @@ describeWithTool('moto_server', 'CLI doctor and status against moto_server and t
           WebhookUrl: 'https://example.execute-api.us-east-1.amazonaws.com/webhook',
           WebhookSecretParameterName: secret,
           GitHubCredentialsParameterName: credentials,
+          // The labels the webhook forwards; the broken deployment's rule (labels [self-hosted]) was not derived from them.
+          RunnerLabels: broken ? 'gpu' : 'self-hosted,linux,x64',
         }),
       }),
     );
@@ -196,8 +199,8 @@ describeWithTool('moto_server', 'CLI doctor and status against moto_server and t
     const d = await deploy('healthy', false);
     // Runners: two registered and online (one takes a job), one registered but never connected (offline).
     const github = createGitHubPort({ scope: { kind: 'org', org: d.sim.org }, auth: { type: 'pat', token: 't' }, baseUrl: d.githubUrl });
-    for (const name of ['i-0aaa', 'i-0bbb']) d.sim.connectRunner((await github.generateJitConfig({ name, labels: DEFAULT_SETTINGS.labels, runnerGroupId: 1 })).encodedJitConfig);
-    await github.generateJitConfig({ name: 'i-0ccc', labels: DEFAULT_SETTINGS.labels, runnerGroupId: 1 });
+    for (const name of ['i-0aaa', 'i-0bbb']) d.sim.connectRunner((await github.generateJitConfig({ name, labels: [...DEFAULT_POOL_LABELS], runnerGroupId: 1 })).encodedJitConfig);
+    await github.generateJitConfig({ name: 'i-0ccc', labels: [...DEFAULT_POOL_LABELS], runnerGroupId: 1 });
     d.sim.queueJobs({ labels: ['self-hosted', 'linux'], durationSeconds: 3600, count: 1 });
     await d.sim.settled();
 

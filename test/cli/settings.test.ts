@@ -32,7 +32,7 @@ describe('settings show', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/no settings item, defaults apply/);
     expect(result.stdout).toMatch(/^floor\s+1\s+1\s+0\.\.1000 \(<= max\)\s+not set, using default$/m);
-    expect(result.stdout).toMatch(/^labels\s+self-hosted,linux,x64\s+self-hosted,linux,x64/m);
+    expect(result.stdout).not.toMatch(/^labels/m); // not a setting: Infrastructure's RunnerLabels
   });
 
   it('marks invalid stored values and names the fallback the autoscaler uses instead', async () => {
@@ -57,18 +57,17 @@ describe('settings show', () => {
 describe('settings set', () => {
   it('applies a valid edit that the Lambdas\' loader returns next and the next decision uses', async () => {
     const { table, args } = await freshTable();
-    const result = await cli(['settings', 'set', 'floor=2', 'max=20', 'labels=Self-Hosted,linux,ARM64', ...args]);
+    const result = await cli(['settings', 'set', 'floor=2', 'max=20', ...args]);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/version 0 -> 1/);
     expect(result.stdout).toMatch(/^\s+floor\s+1\s+->\s+2$/m);
-    expect(result.stdout).toMatch(/^\s+labels\s+self-hosted,linux,x64\s+->\s+self-hosted,linux,arm64$/m);
     expect(result.stdout).not.toMatch(/headroom/); // unchanged settings are not listed
     expect(result.stdout).toMatch(/Created the settings item/);
 
     const stored = await readSettings(dynamo.doc, table, 'default');
     expect(stored.problems).toEqual([]);
     expect(stored.version).toBe(1);
-    expect(stored.settings).toEqual({ ...DEFAULT_SETTINGS, floor: 2, max: 20, labels: ['self-hosted', 'linux', 'arm64'] });
+    expect(stored.settings).toEqual({ ...DEFAULT_SETTINGS, floor: 2, max: 20 });
     expect((await rawItem(table))?.updatedBy).toBe('runner-autoscaler-cli');
 
     // The next decision with no demand and one instance: the new floor of 2 makes it scale out.
@@ -90,12 +89,13 @@ describe('settings set', () => {
     const { table, args } = await freshTable();
     await writeSettings(dynamo.doc, table, 'default', { ...DEFAULT_SETTINGS, floor: 2 }, 0);
     const before = await rawItem(table);
-    const result = await cli(['settings', 'set', 'headroom=3', 'floor=-1', 'max=abc', 'labels=has space', 'bootTimeoutSeconds=5', 'cooldown=3', ...args]);
+    const result = await cli(['settings', 'set', 'headroom=3', 'floor=-1', 'max=abc', 'labels=self-hosted', 'bootTimeoutSeconds=5', 'cooldown=3', ...args]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/Nothing changed: 5 problems/);
     expect(result.stderr).toMatch(/floor: .*\(allowed 0\.\.1000 \(<= max\)\)/);
     expect(result.stderr).toMatch(/max: .*\(allowed 1\.\.10000 \(>= floor\)\)/);
-    expect(result.stderr).toMatch(/labels: labels may not contain commas or spaces/);
+    // Labels are set once, in the Infrastructure stack; the CLI says where instead of storing them.
+    expect(result.stderr).toMatch(/labels: not a setting; a pool's labels are the Infrastructure stack's RunnerLabels parameter/);
     expect(result.stderr).toMatch(/bootTimeoutSeconds: .*\(allowed 60\.\.3600\)/);
     expect(result.stderr).toMatch(/cooldown: unknown setting \(known: floor, max/);
     expect(await rawItem(table)).toEqual(before);
@@ -180,10 +180,10 @@ describe('settings validate', () => {
     const lines = bad.stdout.split('\n');
     expect(lines).toHaveLength(3);
     expect(lines.some((l) => /^floor: .*allowed 0\.\.1000/.test(l))).toBe(true);
-    expect(lines.some((l) => /^labels: /.test(l))).toBe(true);
+    expect(lines.some((l) => /^labels: not a setting/.test(l))).toBe(true);
     expect(lines.some((l) => /^scaleInCooldownSeconds: .*allowed 0\.\.86400/.test(l))).toBe(true);
 
-    await cli(['settings', 'set', 'floor=1', 'labels=x64', 'scaleInCooldownSeconds=600', ...args]);
+    await cli(['settings', 'set', 'floor=1', 'scaleInCooldownSeconds=600', ...args]);
     expect(await cli(['settings', 'validate', ...args])).toMatchObject({ code: 0, stdout: 'valid' });
   });
 

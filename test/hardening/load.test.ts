@@ -25,7 +25,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { sign } from '@octokit/webhooks-methods';
 import { createStateMachineHandlers } from '../../AutoScaler/src/handlers';
 import { createWebhookHandler } from '../../Infrastructure/src/webhook';
-import { loadTemplate, parameterDefaults } from '../../lib/cfn-template';
+import { loadTemplate, parameterDefaults, runnerLabelsImport } from '../../lib/cfn-template';
 import { DEFAULT_SETTINGS, type Settings } from '../../lib/settings';
 import { writeSettings } from '../../lib/settings-store';
 import { LocalBus, rulesFromTemplate } from '../../local/bus';
@@ -112,7 +112,7 @@ it(`${QUEUED} queued deliveries (10 % duplicates, shuffled, some completed first
   const github = new FakeGitHub();
   const fleet = new FakeFleet(clock, 1, MAX);
   fleet.seed(1, github, LABELS);
-  const settings: Settings = { ...DEFAULT_SETTINGS, floor: 1, max: MAX, headroom: HEADROOM, labels: LABELS };
+  const settings: Settings = { ...DEFAULT_SETTINGS, floor: 1, max: MAX, headroom: HEADROOM };
   await writeSettings(dynamo.doc, tableName, 'default', settings, 0, 'test', clock.now());
 
   // Upper bound of open demand while batch k runs: jobs whose queued was sent so far, minus those whose
@@ -141,7 +141,7 @@ it(`${QUEUED} queued deliveries (10 % duplicates, shuffled, some completed first
 
   const templatePath = join(ROOT, 'AutoScaler', 'template.yaml');
   const template = loadTemplate(templatePath);
-  const names = { ...parameterDefaults(template), 'AWS::Region': 'us-east-1', 'AWS::AccountId': '000000000000', 'AWS::StackName': 'load', 'AWS::Partition': 'aws' };
+  const names = { ...parameterDefaults(template), ...runnerLabelsImport(template, LABELS), 'AWS::Region': 'us-east-1', 'AWS::AccountId': '000000000000', 'AWS::StackName': 'load', 'AWS::Partition': 'aws' };
   const loaded = loadStateMachine(template, templatePath, names);
   const machine = createLocalStateMachine(loaded, handlers);
   const failures: string[] = [];

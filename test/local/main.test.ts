@@ -18,6 +18,7 @@ const ROOT = join(__dirname, '..', '..');
  * machine can miss that), which would test tsx's launcher rather than our shutdown.
  */
 const START = [process.execPath, ['--import', 'tsx', 'local/main.ts']] as const;
+const STALL_AFTER_BANNER = join(__dirname, 'stall-after-banner.mjs');
 
 interface Run {
   child: ChildProcess;
@@ -96,7 +97,9 @@ describeWithAutoScaler('npm start (local/main.ts) as a process', () => {
 
   it('one Ctrl-C delivered twice (the group signal plus a launcher relaying it) is one clean stop, exit 0', async () => {
     const port = await freePort();
-    run = launch(START[0], [...START[1]], { PORT: String(port) });
+    // The signals go out as soon as the banner is read; the preload stalls the process right after
+    // writing it, as a loaded machine may, so they land before any later statement has run.
+    run = launch(START[0], ['--import', STALL_AFTER_BANNER, ...START[1]], { PORT: String(port), STALL_AFTER_BANNER_MS: '500' });
     await until(() => run!.stdout().includes('Ctrl-C stops everything'), 'the banner', 30000);
     process.kill(-run.child.pid!, 'SIGINT');
     process.kill(-run.child.pid!, 'SIGINT');

@@ -26,11 +26,11 @@ function warnAboutInstancesAboveDesired(state: { desiredCapacity: number; instan
  */
 describeWithAutoScaler('local stack, end to end', () => {
   const served = ['self-hosted', 'linux', 'x64'];
-  const settings = { floor: 1, max: 6, headroom: 1, scaleOutCooldownSeconds: 0, scaleInCooldownSeconds: 2, labels: served };
+  const settings = { floor: 1, max: 6, headroom: 1, scaleOutCooldownSeconds: 0, scaleInCooldownSeconds: 2 };
   let stack: LocalStack;
 
   beforeAll(async () => {
-    stack = await startLocalStack({ port: 0, bootSeconds: 0.3, reconcileSeconds: 1, logLevel: 'SILENT', settings, sampleMs: 200 });
+    stack = await startLocalStack({ port: 0, bootSeconds: 0.3, reconcileSeconds: 1, logLevel: 'SILENT', labels: served, settings, sampleMs: 200 });
   }, 30000);
 
   afterAll(async () => {

@@ -1,13 +1,10 @@
 import nock from 'nock';
 import { GetParameterCommand, ListTagsForResourceCommand, SSMClient, DescribeParametersCommand } from '@aws-sdk/client-ssm';
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { createGitHubPort } from '../../lib/adapters/github';
-import { keys } from '../../lib/table';
 import { createSsmRunnerConfigStore, INSTANCE_ARN_TAG } from '../../Runners/src/aws';
 import { createJitConfigHandler, parseLaunchEvent, type JitConfigDeps } from '../../Runners/src/jit-config';
 import { createMemoryCounter } from '../../Runners/src/metrics';
-import { createPoolLabels } from '../../Runners/src/pool-labels';
-import { startDynalite, type LocalDynamo } from '../support/dynalite';
+import { loadJitConfigConfig } from '../../Runners/src/config';
 import { describeWithTool, FAKE_AWS, startMoto, type MotoServer } from '../support/tools';
 import { fakeLifecycle, GROUP, launchEvent } from './support';
 
@@ -58,17 +55,16 @@ describe('parseLaunchEvent', () => {
 describeWithTool('moto_server', 'jit-config Lambda (GitHub via nock, SSM from moto)', (motoPath) => {
   let moto: MotoServer;
   let ssm: SSMClient;
-  let dynamo: LocalDynamo;
   let instanceCounter = 0;
   const nextInstance = () => `i-0${(++instanceCounter).toString(16).padStart(16, '0')}`;
 
   beforeAll(async () => {
-    [moto, dynamo] = await Promise.all([startMoto(motoPath), startDynalite()]);
+    moto = await startMoto(motoPath);
     ssm = new SSMClient({ ...FAKE_AWS, endpoint: moto.endpoint });
   });
   afterAll(async () => {
     ssm?.destroy();
-    await Promise.all([moto?.stop(), dynamo?.stop()]);
+    await moto?.stop();
   });
 
   function setup(instanceId: string, options: { state?: string; labels?: () => Promise<string[]>; sleeps?: number[] } = {}) {
@@ -213,22 +209,23 @@ describeWithTool('moto_server', 'jit-config Lambda (GitHub via nock, SSM from mo
     expect(metrics.counts).toEqual({ 'JitConfigFailed|Reason=bad_event': 1 });
   });
 
-  it('registers with the labels of the pool settings item (read from DynamoDB), else the stack defaults', async () => {
-    const table = await dynamo.createTable();
-    const labels = createPoolLabels({ doc: dynamo.doc, tableName: table, pool: 'default', defaults: ['self-hosted', 'linux', 'x64'] });
-    expect(await labels()).toEqual(['self-hosted', 'linux', 'x64']);
-    await dynamo.doc.send(new PutCommand({ TableName: table, Item: { pk: keys.settings('default'), labels: ['self-hosted', 'Linux', 'ARM64', 'gpu'], version: 1 } }));
+  it('registers with RUNNER_LABELS, the Infrastructure export the webhook filters on, as GitHub compares them (lower case)', async () => {
+    const config = loadJitConfigConfig({
+      AUTO_SCALING_GROUP_NAME: GROUP,
+      GITHUB_SCOPE: 'org:acme',
+      GITHUB_CREDENTIALS_PARAMETER: '/runner-autoscaler/github-credentials',
+      RUNNER_CONFIG_PREFIX: '/runner-autoscaler/runners',
+      RUNNER_LABELS: 'Self-Hosted, linux,X64,linux',
+    });
+    expect(config.RUNNER_LABELS).toEqual(['self-hosted', 'linux', 'x64']);
 
     const instanceId = nextInstance();
     let body: { labels?: string[] } | undefined;
     nock(API)
       .post('/orgs/acme/actions/runners/generate-jitconfig', (b) => ((body = b), true))
       .reply(201, { runner: { id: 506 }, encoded_jit_config: CONFIG });
-    const { handler } = setup(instanceId, { labels });
+    const { handler } = setup(instanceId, { labels: async () => config.RUNNER_LABELS });
     expect((await handler(launchEvent(instanceId))).outcome).toBe('continued');
-    expect(body?.labels).toEqual(['self-hosted', 'linux', 'arm64', 'gpu']);
-
-    const missingTable = createPoolLabels({ doc: dynamo.doc, tableName: 'not-deployed-yet', pool: 'default', defaults: ['fallback'] });
-    expect(await missingTable()).toEqual(['fallback']);
+    expect(body?.labels).toEqual(['self-hosted', 'linux', 'x64']);
   });
 });

@@ -143,8 +143,9 @@ describe('Runners template', () => {
       );
     };
     const jit = loadJitConfigConfig(envOf('JitConfigFunction'));
-    expect(jit).toMatchObject({ AUTO_SCALING_GROUP_NAME: STACK, RUNNER_CONFIG_PREFIX: '/runner-autoscaler/runners', RUNNER_GROUP_ID: 1, DEFAULT_RUNNER_LABELS: ['self-hosted', 'linux', 'x64'] });
-    expect(jit.SETTINGS_TABLE_NAME).toBeUndefined();
+    expect(jit).toMatchObject({ AUTO_SCALING_GROUP_NAME: STACK, RUNNER_CONFIG_PREFIX: '/runner-autoscaler/runners', RUNNER_GROUP_ID: 1, RUNNER_LABELS: ['self-hosted', 'linux', 'x64'] });
+    // The labels come from the Infrastructure export only; no settings table is read for them.
+    expect(Object.keys(envOf('JitConfigFunction'))).not.toContain('SETTINGS_TABLE_NAME');
     expect(jit.GITHUB_SCOPE).toEqual({ kind: 'org', org: 'acme' });
     expect(loadInterruptionConfig(envOf('InterruptionFunction')).AUTO_SCALING_GROUP_NAME).toBe(STACK);
   });

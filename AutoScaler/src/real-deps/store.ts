@@ -16,6 +16,7 @@ export const realStoreDeps = once((): StoreDeps => {
     doc: createDocumentClient(),
     tableName: config.TABLE_NAME,
     pool: config.POOL,
+    labels: config.RUNNER_LABELS,
     clock: systemClock,
     logger: createLogger(config.POWERTOOLS_SERVICE_NAME),
     metrics: new Metrics({ namespace: config.POWERTOOLS_METRICS_NAMESPACE, serviceName: config.POWERTOOLS_SERVICE_NAME, defaultDimensions: { pool: config.POOL } }),

@@ -207,13 +207,7 @@ export const cases: BundleCases = {
         const group = 'b-reconcile';
         await world.createGroup(group, 1);
         // A label no runner of the other cases has: the simulated GitHub leaves the job queued.
-        await writeSettings(
-          world.dynamo.doc,
-          world.tableName,
-          pool,
-          { ...DEFAULT_SETTINGS, labels: ['self-hosted', 'linux', 'x64', 'reconcile'] },
-          0,
-        );
+        await writeSettings(world.dynamo.doc, world.tableName, pool, DEFAULT_SETTINGS, 0);
         const [lost] = world.sim.queueJobs({ labels: ['self-hosted', 'reconcile'], durationSeconds: 60 });
         // One job the ledger did see, so the run also reads open jobs back.
         await recordJobEvent(
@@ -228,7 +222,8 @@ export const cases: BundleCases = {
         const run = await world.invoke(
           'AutoScaler/reconcile',
           { executionId: 'rc-1' },
-          { POOL: pool, AUTO_SCALING_GROUP_NAME: group },
+          // The pool's labels come from the Infrastructure export (RUNNER_LABELS), here with one no other case serves.
+          { POOL: pool, AUTO_SCALING_GROUP_NAME: group, RUNNER_LABELS: 'self-hosted,linux,x64,reconcile' },
         );
         expect(run.error).toBeUndefined();
         expect(run.result).toMatchObject({ addedJobs: [lost.id] });

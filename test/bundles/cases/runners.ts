@@ -55,7 +55,7 @@ export const cases: BundleCases = {
   'Runners/group-lifecycle': { invokedBy: 'test/runners/group-lifecycle-moto.test.ts' },
   'Runners/jit-config': [
     {
-      name: 'a launch (GitHub App credentials, the settings table not there yet): installation token minted, JIT runner registered with the default labels, its config replaces a leftover in SSM, the launch continues',
+      name: "a launch (GitHub App credentials): installation token minted, JIT runner registered with the pool's labels (the Infrastructure export), its config replaces a leftover in SSM, the launch continues",
       plugins: ['no-oauth-app', 'sdk-schema-shaking'],
       async run(world) {
         const instanceId = 'i-0a1b2c3d4e5f60001';
@@ -71,13 +71,8 @@ export const cases: BundleCases = {
         const before = world.github.requests.length;
         const run = await world.invoke('Runners/jit-config', launchEvent(instanceId, 'token-1'), {
           GITHUB_CREDENTIALS_PARAMETER: APP_PARAMETER,
-          // The AutoScaler stack's table does not exist yet: DynamoDB's ResourceNotFoundException (class unregistered) means "defaults".
-          SETTINGS_TABLE_NAME: 'bundles-not-yet-deployed',
         });
         expect(run.result).toEqual({ outcome: 'continued', instanceId });
-        expect(
-          run.logs.some((line) => line.message === 'settings table not found; using the default labels'),
-        ).toBe(true);
 
         const github = world.github.requests.slice(before);
         expect(
