@@ -1,0 +1,191 @@
+import { DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import { GetParameterCommand } from '@aws-sdk/client-ssm';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { writeSettings } from '../../lib/settings-store';
+import { DEFAULT_SETTINGS } from '../../lib/settings';
+import { createAwsClients, destroyAwsClients, provisionAwsResources } from '../../local/aws-mode';
+import { SimGitHub } from '../../local/sim-github';
+import { jobEvent, loadDefinition } from '../autoscaler/support/fakes';
+import { delivery, PREVIOUS_SECRET, queuedJob, TEST_SECRET } from '../ingress/support';
+import { launchEvent } from '../runners/support';
+import { startDynalite } from './dynalite';
+import type { Operation } from './iam-actions';
+import { cliOperation, readRecordedCli, writeInstanceStubs, writeRecordingAws } from './iam-cli';
+import { startRecordingProxy, type RecordedCall } from './iam-recorder';
+import { NAMES, REGION, transformAll, type StackName } from './iam-templates';
+import { startMoto } from './tools';
+
+/**
+ * Fast, focused runs of every function's real handler module (the file its
+ * Lambda's Handler points at, built from real-deps as in production) against
+ * moto, dynalite and the simulated GitHub, with the environment the
+ * transformed template gives that function. Each function is loaded in its own
+ * module registry (jest.isolateModules), as each Lambda has its own container,
+ * so no client, cache or credential is shared between two functions.
+ */
+const ROOT = join(__dirname, '..', '..');
+const HANDLERS: Record<string, { stack: StackName; path: string }> = {
+  WebhookFunction: { stack: 'Infrastructure', path: 'Infrastructure/functions/webhook/handler' },
+  JitConfigFunction: { stack: 'Runners', path: 'Runners/functions/jit-config/handler' },
+  InterruptionFunction: { stack: 'Runners', path: 'Runners/functions/interruption/handler' },
+};
+const TASK_STATES = ['RecordEvent', 'LoadSettings', 'Reconcile', 'Observe', 'Decide', 'ScaleOut', 'ScaleIn', 'RecordActivity', 'RecordFailure'];
+for (const state of TASK_STATES) {
+  const kebab = state.replace(/[A-Z]/g, (c, i: number) => (i ? '-' : '') + c.toLowerCase());
+  HANDLERS[`${state}Function`] = { stack: 'AutoScaler', path: `AutoScaler/functions/${kebab}/handler` };
+}
+
+export interface Recording {
+  operations: Operation[];
+  /** Handlers that were run (a function with no AWS call still counts: its runtime writes its logs). */
+  invoked: Set<string>;
+  groupOfInstance: Map<string, string>;
+  /** Tags jit-config put on each runner config parameter (Name -> tags), as IAM sees them on the resource. */
+  parameterTags: Map<string, Record<string, string>>;
+  instanceId: string;
+}
+
+const xml = (operation: string, result: string) =>
+  `<${operation}Response xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/"><${operation}Result>${result}</${operation}Result><ResponseMetadata><RequestId>iam-recorder</RequestId></ResponseMetadata></${operation}Response>`;
+
+export async function recordAll(motoPath: string): Promise<Recording> {
+  const [moto, dynamo] = await Promise.all([startMoto(motoPath), startDynalite()]);
+  const github = new SimGitHub({ org: 'acme' });
+  const githubUrl = await github.start();
+  let launching: string | undefined;
+  // moto has no lifecycle hooks: for jit-config the proxy answers as Auto Scaling does for an instance in Pending:Wait.
+  const proxy = await startRecordingProxy(
+    (service) => (service === 'dynamodb' ? dynamo.endpoint : moto.endpoint),
+    (call) => {
+      if (call.principal !== 'JitConfigFunction' || call.service !== 'autoscaling') return undefined;
+      const body =
+        call.operation === 'DescribeAutoScalingInstances'
+          ? xml(call.operation, `<AutoScalingInstances><member><InstanceId>${launching}</InstanceId><AutoScalingGroupName>${NAMES.group}</AutoScalingGroupName><AvailabilityZone>${REGION}a</AvailabilityZone><LifecycleState>Pending:Wait</LifecycleState><HealthStatus>HEALTHY</HealthStatus><ProtectedFromScaleIn>true</ProtectedFromScaleIn><LaunchTemplate><LaunchTemplateName>lt</LaunchTemplateName><Version>1</Version></LaunchTemplate></member></AutoScalingInstances>`)
+          : call.operation === 'CompleteLifecycleAction'
+            ? xml(call.operation, '')
+            : undefined;
+      return body ? { status: 200, body, contentType: 'text/xml' } : undefined;
+    },
+  );
+  const clients = createAwsClients(moto.endpoint);
+  const savedEnv = { ...process.env };
+  const invoked = new Set<string>();
+  const work = mkdtempSync(join(tmpdir(), 'iam-evaluation-'));
+  try {
+    await dynamo.createTable(NAMES.table);
+    await writeSettings(dynamo.doc, NAMES.table, NAMES.pool, { ...DEFAULT_SETTINGS, scaleInCooldownSeconds: 0 }, 0);
+    await provisionAwsResources(
+      clients,
+      { name: NAMES.group, launchTemplateName: 'lt', floor: 1, max: 5, instanceTypes: ['m7i.large'], spotAllocationStrategy: 'price-capacity-optimized' },
+      { name: NAMES.eventBus, rules: [] },
+      { [NAMES.webhookSecret]: TEST_SECRET, [NAMES.webhookSecretPrevious]: PREVIOUS_SECRET, [NAMES.credentials]: JSON.stringify({ type: 'pat', token: 'ghp_iam_evaluation' }) },
+    );
+    const groupOfInstance = new Map<string, string>();
+    const refreshGroup = async () => {
+      const groups = await clients.autoScaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [NAMES.group] }));
+      for (const instance of groups.AutoScalingGroups?.[0]?.Instances ?? []) groupOfInstance.set(instance.InstanceId!, NAMES.group);
+      return [...groupOfInstance.keys()];
+    };
+    const [instanceId] = await refreshGroup();
+    const templates = transformAll();
+
+    const handlers = new Map<string, (event: unknown) => Promise<unknown>>();
+    const handlerOf = (name: string) => {
+      const known = handlers.get(name);
+      if (known) return known;
+      const { stack, path } = HANDLERS[name];
+      const variables = templates[stack].Resources[name].Properties.Environment?.Variables ?? {};
+      const env = { ...variables, GITHUB_API_URL: githubUrl, AWS_ENDPOINT_URL: proxy.endpoint, AWS_REGION: REGION, AWS_ACCESS_KEY_ID: name, AWS_SECRET_ACCESS_KEY: 'iam-evaluation', AWS_EC2_METADATA_DISABLED: 'true' };
+      let module: { handler: (event: unknown, context?: unknown) => Promise<unknown> } | undefined;
+      jest.isolateModules(() => {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        module = require(join(ROOT, path));
+      });
+      const run = async (event: unknown) => {
+        // One function at a time: its configuration and credentials are read from the environment on first use.
+        for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
+        Object.assign(process.env, savedEnv, env);
+        invoked.add(name);
+        return module!.handler(event, { functionName: name, awsRequestId: `iam-${invoked.size}`, getRemainingTimeInMillis: () => 60_000 });
+      };
+      handlers.set(name, run);
+      return run;
+    };
+
+    await handlerOf('WebhookFunction')(await delivery(JSON.stringify(queuedJob())));
+
+    launching = instanceId;
+    await handlerOf('JitConfigFunction')({ ...launchEvent(instanceId, { group: NAMES.group }), region: REGION });
+    const parameterName = `${NAMES.runnerConfigPrefix}/${instanceId}`;
+    const stored = await clients.ssm.send(new GetParameterCommand({ Name: parameterName, WithDecryption: true }));
+    github.connectRunner(stored.Parameter!.Value!);
+
+    // The runner instance, with the real bootstrap script and a recording `aws`.
+    const bin = join(work, 'bin');
+    writeRecordingAws(bin, stored.Parameter!.Value!);
+    writeInstanceStubs(bin, join(work, 'actions-runner'), instanceId);
+    const record = join(work, 'aws.jsonl');
+    const boot = spawnSync('bash', [join(ROOT, 'Runners/bootstrap/runner-bootstrap.sh')], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: {
+        PATH: `${bin}:${process.env.PATH}`,
+        HOME: work,
+        AWS_RECORD: record,
+        AWS_REGION: REGION,
+        RUNNER_CONFIG_PREFIX: NAMES.runnerConfigPrefix,
+        RUNNER_VERSION: '2.329.0',
+        AUTO_SCALING_GROUP_NAME: NAMES.group,
+        SHUTDOWN_COMMAND: 'true',
+        RUNNER_DIR: join(work, 'actions-runner'),
+        RUN_AS: 'env',
+        CREATE_RUNNER_USER: 'false',
+        BLOCK_IMDS_FOR_RUNNER: 'false',
+        POLL_INTERVAL_SECONDS: '0.05',
+      },
+    });
+    const cli = readRecordedCli(record);
+    if (cli.length === 0) throw new Error(`the bootstrap made no aws call (exit ${boot.status}): ${boot.stderr.slice(-2000)}`);
+
+    // The AutoScaler: the real state machine with each Task state's own function.
+    const machine = new StateMachine(loadDefinition() as any, { validationOptions: { checkArn: true } });
+    const taskResourceLocalHandlers = Object.fromEntries(TASK_STATES.map((state) => [state, (input: unknown) => handlerOf(`${state}Function`)(input) as Promise<any>]));
+    const execute = (input: unknown) => machine.run(input as any, { overrides: { taskResourceLocalHandlers } }).result;
+    // Three queued jobs against one idle runner: scale-out.
+    for (const job of [101, 102, 103]) await execute(jobEvent('queued', job));
+    await refreshGroup();
+    // GitHub knows none of those jobs: the reconcile repairs the ledger, and the idle runner is scaled in.
+    await execute({ trigger: 'reconcile' });
+    await handlerOf('RecordFailureFunction')({ failure: { Error: 'States.TaskFailed', Cause: 'iam evaluation' }, execution: { Id: 'arn:aws:states:us-east-1:123456789012:express:m:e', Name: 'e' } });
+    const others = (await refreshGroup()).filter((id) => id !== instanceId);
+    await handlerOf('InterruptionFunction')({
+      version: '0',
+      id: 'iam-evaluation',
+      'detail-type': 'EC2 Spot Instance Interruption Warning',
+      source: 'aws.ec2',
+      account: '123456789012',
+      time: '2026-12-02T00:00:00Z',
+      region: REGION,
+      resources: [],
+      detail: { 'instance-id': others[0] ?? instanceId, 'instance-action': 'terminate' },
+    });
+
+    const operations: Operation[] = proxy.calls.map((call: RecordedCall) => ({ principal: call.principal, service: call.service, operation: call.operation, params: call.params, source: `${call.service} ${call.operation}` }));
+    operations.push(...cli.map((argv) => cliOperation('InstanceRole', argv)));
+    const parameterTags = new Map<string, Record<string, string>>();
+    for (const call of proxy.calls) {
+      if (call.operation === 'PutParameter' && call.params.Tags) parameterTags.set(call.params.Name, Object.fromEntries(call.params.Tags.map((t: { Key: string; Value: string }) => [t.Key, t.Value])));
+    }
+    return { operations, invoked, groupOfInstance, parameterTags, instanceId };
+  } finally {
+    for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
+    Object.assign(process.env, savedEnv);
+    destroyAwsClients(clients);
+    rmSync(work, { recursive: true, force: true });
+    await Promise.all([proxy.stop(), github.stop(), moto.stop(), dynamo.stop()]);
+  }
+}

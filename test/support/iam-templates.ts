@@ -1,0 +1,105 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+
+/**
+ * The three templates as CloudFormation deploys them: transformed by the real
+ * aws-sam-translator (test/support/sam-transform.py), parameters, conditions,
+ * pseudo parameters and the other stacks' exports resolved. Evaluated with a
+ * customer managed KMS key and a settings table so that every conditional
+ * statement is present (the configuration with the most to check).
+ */
+const ROOT = join(__dirname, '..', '..');
+export const REGION = 'us-east-1';
+export const ACCOUNT = '123456789012';
+export const KMS_KEY_ARN = `arn:aws:kms:${REGION}:${ACCOUNT}:key/11111111-2222-3333-4444-555555555555`;
+export const STACKS = { Infrastructure: 'runner-autoscaler-infrastructure', AutoScaler: 'runner-autoscaler-autoscaler', Runners: 'runner-autoscaler-runners' } as const;
+export type StackName = keyof typeof STACKS;
+
+export const NAMES = {
+  webhookSecret: '/runner-autoscaler/webhook-secret',
+  webhookSecretPrevious: '/runner-autoscaler/webhook-secret-previous',
+  credentials: '/runner-autoscaler/github-credentials',
+  runnerConfigPrefix: '/runner-autoscaler/runners',
+  eventBus: 'runner-autoscaler',
+  group: STACKS.Runners,
+  table: 'runner-autoscaler-table',
+  pool: 'default',
+  labels: 'self-hosted,linux,x64',
+};
+
+const PARAMETERS: Record<StackName, Record<string, string>> = {
+  Infrastructure: { KmsKeyArn: KMS_KEY_ARN, WebhookSecretPreviousParameterName: NAMES.webhookSecretPrevious },
+  AutoScaler: { GitHubScope: 'org:acme', KmsKeyArn: KMS_KEY_ARN },
+  Runners: { GitHubScope: 'org:acme', VpcId: 'vpc-0123456789abcdef0', SubnetIds: 'subnet-0123456789abcdef0', KmsKeyArn: KMS_KEY_ARN, SettingsTableName: NAMES.table },
+};
+
+const EXPORTS = {
+  [`${STACKS.Infrastructure}-EventBusName`]: NAMES.eventBus,
+  [`${STACKS.Infrastructure}-GitHubCredentialsParameterName`]: NAMES.credentials,
+  [`${STACKS.Infrastructure}-RunnerLabels`]: NAMES.labels,
+  [`${STACKS.Runners}-AutoScalingGroupName`]: NAMES.group,
+};
+
+export interface PolicyDocument {
+  Version?: string;
+  Statement: Array<Record<string, any>>;
+}
+
+/** One principal the evaluation knows: a function's execution role, or the runner instance role. */
+export interface Principal {
+  /** The function's logical id (e.g. JitConfigFunction), or the role's for the instance (InstanceRole). */
+  name: string;
+  stack: StackName;
+  roleLogicalId: string;
+  roleArn: string;
+  policies: Array<{ name: string; policy: PolicyDocument }>;
+  /** Where the Lambda runtime writes the function's logs with its role (absent for the instance). */
+  logGroupName?: string;
+}
+
+export type Transformed = Record<string, any>;
+
+export function transformStack(stack: StackName): Transformed {
+  const options = { parameters: PARAMETERS[stack], exports: EXPORTS, physicalIds: { Table: NAMES.table }, region: REGION, account: ACCOUNT, stackName: STACKS[stack] };
+  const out = execFileSync('python3', [join(__dirname, 'sam-transform.py'), join(ROOT, stack, 'template.yaml'), JSON.stringify(options)], { encoding: 'utf8', maxBuffer: 32 * 1024 * 1024 });
+  const template = JSON.parse(out) as Transformed;
+  const unresolved = JSON.stringify(template.Resources).match(/"Unresolved":\{[^}]*\}/g);
+  if (unresolved) throw new Error(`${stack}: unresolved after the transform: ${unresolved.join(', ')}`);
+  return template;
+}
+
+/** Every role of a transformed template that a function or the instance profile uses. */
+export function principalsOf(stack: StackName, template: Transformed): Principal[] {
+  const resources = template.Resources as Record<string, { Type: string; Properties: Record<string, any> }>;
+  const principal = (name: string, roleLogicalId: string, logGroupName?: string): Principal => {
+    const role = resources[roleLogicalId];
+    if (role?.Type !== 'AWS::IAM::Role') throw new Error(`${stack}: ${name} uses ${roleLogicalId}, which is not a role of the template`);
+    if ((role.Properties.ManagedPolicyArns ?? []).length) throw new Error(`${stack}: ${roleLogicalId} has managed policies; teach test/support/iam-templates.ts their documents`);
+    return {
+      name,
+      stack,
+      roleLogicalId,
+      roleArn: `arn:aws:iam::${ACCOUNT}:role/${roleLogicalId}`,
+      policies: (role.Properties.Policies ?? []).map((p: { PolicyName: string; PolicyDocument: PolicyDocument }) => ({ name: p.PolicyName, policy: p.PolicyDocument })),
+      logGroupName,
+    };
+  };
+  const out: Principal[] = [];
+  for (const [logical, resource] of Object.entries(resources)) {
+    if (resource.Type === 'AWS::Lambda::Function') {
+      const roleArn = String(resource.Properties.Role);
+      const roleLogicalId = roleArn.slice(roleArn.lastIndexOf('/') + 1);
+      // Without LoggingConfig.LogGroup, Lambda writes to /aws/lambda/<function name>.
+      out.push(principal(logical, roleLogicalId, resource.Properties.LoggingConfig?.LogGroup ?? `/aws/lambda/${resource.Properties.FunctionName}`));
+    }
+    if (resource.Type === 'AWS::IAM::InstanceProfile') {
+      for (const role of resource.Properties.Roles) out.push(principal(String(role), String(role)));
+    }
+  }
+  return out;
+}
+
+let cache: Record<StackName, Transformed> | undefined;
+export function transformAll(): Record<StackName, Transformed> {
+  return (cache ??= { Infrastructure: transformStack('Infrastructure'), AutoScaler: transformStack('AutoScaler'), Runners: transformStack('Runners') });
+}
