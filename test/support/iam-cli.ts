@@ -9,9 +9,20 @@ import type { Operation } from './iam-actions';
  * a call nobody mapped FAILS instead of being guessed, and names what to add.
  */
 type Args = Record<string, string | true>;
-const CLI_CALLS: Record<string, { service: string; operation: string; params(args: Args): Record<string, unknown> }> = {
-  'ssm get-parameter': { service: 'ssm', operation: 'GetParameter', params: (a) => ({ Name: a['--name'], WithDecryption: a['--with-decryption'] === true }) },
-  'ssm delete-parameter': { service: 'ssm', operation: 'DeleteParameter', params: (a) => ({ Name: a['--name'] }) },
+const CLI_CALLS: Record<
+  string,
+  { service: string; operation: string; params(args: Args): Record<string, unknown> }
+> = {
+  'ssm get-parameter': {
+    service: 'ssm',
+    operation: 'GetParameter',
+    params: (a) => ({ Name: a['--name'], WithDecryption: a['--with-decryption'] === true }),
+  },
+  'ssm delete-parameter': {
+    service: 'ssm',
+    operation: 'DeleteParameter',
+    params: (a) => ({ Name: a['--name'] }),
+  },
   'autoscaling terminate-instance-in-auto-scaling-group': {
     service: 'autoscaling',
     operation: 'TerminateInstanceInAutoScalingGroup',
@@ -23,12 +34,29 @@ const CLI_CALLS: Record<string, { service: string; operation: string; params(arg
     params: (a) => ({ AutoScalingGroupName: a['--auto-scaling-group-name'] }),
   },
   // The boot log (boot outcome and the runner's diagnostic log, issue 13).
-  'logs create-log-stream': { service: 'logs', operation: 'CreateLogStream', params: (a) => ({ logGroupName: a['--log-group-name'], logStreamName: a['--log-stream-name'] }) },
-  'logs put-log-events': { service: 'logs', operation: 'PutLogEvents', params: (a) => ({ logGroupName: a['--log-group-name'], logStreamName: a['--log-stream-name'] }) },
+  'logs create-log-stream': {
+    service: 'logs',
+    operation: 'CreateLogStream',
+    params: (a) => ({ logGroupName: a['--log-group-name'], logStreamName: a['--log-stream-name'] }),
+  },
+  'logs put-log-events': {
+    service: 'logs',
+    operation: 'PutLogEvents',
+    params: (a) => ({ logGroupName: a['--log-group-name'], logStreamName: a['--log-stream-name'] }),
+  },
 };
 
 /** Global options that take a value (AWS CLI "global options"); they say nothing about the request. */
-const GLOBAL_WITH_VALUE = new Set(['--region', '--output', '--query', '--profile', '--endpoint-url', '--cli-read-timeout', '--cli-connect-timeout', '--color']);
+const GLOBAL_WITH_VALUE = new Set([
+  '--region',
+  '--output',
+  '--query',
+  '--profile',
+  '--endpoint-url',
+  '--cli-read-timeout',
+  '--cli-connect-timeout',
+  '--color',
+]);
 
 export function parseCliArgs(argv: string[]): { command: string; args: Args } {
   const words: string[] = [];
@@ -41,7 +69,8 @@ export function parseCliArgs(argv: string[]): { command: string; args: Args } {
     }
     const [key, inline] = word.split(/=(.*)/s, 2);
     if (inline !== undefined) args[key] = inline;
-    else if (GLOBAL_WITH_VALUE.has(key) || (i + 1 < argv.length && !argv[i + 1].startsWith('--'))) args[key] = argv[++i];
+    else if (GLOBAL_WITH_VALUE.has(key) || (i + 1 < argv.length && !argv[i + 1].startsWith('--')))
+      args[key] = argv[++i];
     else args[key] = true;
   }
   return { command: words.slice(0, 2).join(' '), args };
@@ -50,8 +79,15 @@ export function parseCliArgs(argv: string[]): { command: string; args: Args } {
 export function cliOperation(principal: string, argv: string[]): Operation {
   const { command, args } = parseCliArgs(argv);
   const mapped = CLI_CALLS[command];
-  if (!mapped) throw new Error(`unmapped aws call: ${command} — add it to the table in test/support/iam-cli.ts`);
-  return { principal, service: mapped.service, operation: mapped.operation, params: mapped.params(args), source: `aws ${command}` };
+  if (!mapped)
+    throw new Error(`unmapped aws call: ${command} — add it to the table in test/support/iam-cli.ts`);
+  return {
+    principal,
+    service: mapped.service,
+    operation: mapped.operation,
+    params: mapped.params(args),
+    source: `aws ${command}`,
+  };
 }
 
 /**

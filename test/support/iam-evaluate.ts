@@ -15,7 +15,15 @@ import { ACCOUNT, type PolicyDocument, type Principal } from './iam-templates';
  */
 const DEFAULT_KEY_POLICY = {
   Version: '2012-10-17',
-  Statement: [{ Sid: 'Enable IAM User Permissions', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' }],
+  Statement: [
+    {
+      Sid: 'Enable IAM User Permissions',
+      Effect: 'Allow',
+      Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` },
+      Action: 'kms:*',
+      Resource: '*',
+    },
+  ],
 };
 
 export interface Verdict {
@@ -33,7 +41,9 @@ export interface Verdict {
  * policies' conditions and in the request alike, to a '/'-style key the
  * evaluator accepts for the action; the operators and values are untouched.
  */
-const ALIASES: Array<[RegExp, (name: string) => string]> = [[/^kms:EncryptionContext:(.+)$/i, (name) => `aws:ResourceTag/kms-encryption-context-${name}`]];
+const ALIASES: Array<[RegExp, (name: string) => string]> = [
+  [/^kms:EncryptionContext:(.+)$/i, (name) => `aws:ResourceTag/kms-encryption-context-${name}`],
+];
 const alias = (key: string) => {
   for (const [pattern, rename] of ALIASES) {
     const match = pattern.exec(key);
@@ -46,7 +56,17 @@ function aliasPolicy(policy: PolicyDocument): PolicyDocument {
     ...policy,
     Statement: policy.Statement.map((statement) =>
       statement.Condition
-        ? { ...statement, Condition: Object.fromEntries(Object.entries(statement.Condition as Record<string, Record<string, unknown>>).map(([op, block]) => [op, Object.fromEntries(Object.entries(block).map(([k, v]) => [alias(k), v]))])) }
+        ? {
+            ...statement,
+            Condition: Object.fromEntries(
+              Object.entries(statement.Condition as Record<string, Record<string, unknown>>).map(
+                ([op, block]) => [
+                  op,
+                  Object.fromEntries(Object.entries(block).map(([k, v]) => [alias(k), v])),
+                ],
+              ),
+            ),
+          }
         : statement,
     ),
   };
@@ -54,10 +74,18 @@ function aliasPolicy(policy: PolicyDocument): PolicyDocument {
 
 export async function evaluate(request: IamRequest, principals: Map<string, Principal>): Promise<Verdict> {
   const principal = principals.get(request.principal);
-  if (!principal) return { request, result: 'Error', detail: `no role for principal ${request.principal} in the templates` };
+  if (!principal)
+    return {
+      request,
+      result: 'Error',
+      detail: `no role for principal ${request.principal} in the templates`,
+    };
   const response = await runSimulation(
     {
-      identityPolicies: principal.policies.map(({ name, policy }) => ({ name, policy: aliasPolicy(policy) as any })),
+      identityPolicies: principal.policies.map(({ name, policy }) => ({
+        name,
+        policy: aliasPolicy(policy) as any,
+      })),
       serviceControlPolicies: [],
       resourceControlPolicies: [],
       ...(request.action.startsWith('kms:') ? { resourcePolicy: DEFAULT_KEY_POLICY } : {}),
@@ -70,10 +98,16 @@ export async function evaluate(request: IamRequest, principals: Map<string, Prin
     },
     {},
   );
-  if (response.resultType === 'error') return { request, result: 'Error', detail: JSON.stringify(response.errors) };
+  if (response.resultType === 'error')
+    return { request, result: 'Error', detail: JSON.stringify(response.errors) };
   // A context key the evaluator did not take would make the verdict about another request than the one sent.
   const ignored = response.resultType === 'single' ? (response.result.ignoredContextKeys ?? []) : [];
-  if (ignored.length) return { request, result: 'Error', detail: `context keys not evaluated for ${request.action}: ${ignored.join(', ')}` };
+  if (ignored.length)
+    return {
+      request,
+      result: 'Error',
+      detail: `context keys not evaluated for ${request.action}: ${ignored.join(', ')}`,
+    };
   return { request, result: response.overallResult as Verdict['result'] };
 }
 
@@ -84,6 +118,7 @@ export function describeVerdict(v: Verdict): string {
 /** Distinct (principal, action, resource) triples: what the test counts and prints. */
 export function distinct(requests: IamRequest[]): IamRequest[] {
   const seen = new Map<string, IamRequest>();
-  for (const r of requests) seen.set(`${r.principal}|${r.action}|${r.resource}|${JSON.stringify(r.context)}`, r);
+  for (const r of requests)
+    seen.set(`${r.principal}|${r.action}|${r.resource}|${JSON.stringify(r.context)}`, r);
   return [...seen.values()];
 }

@@ -31,25 +31,42 @@ export interface RecordingProxy {
 
 const SCOPE = /Credential=([^/]+)\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request/;
 
-export function parseAwsRequest(headers: IncomingMessage['headers'], body: string): Omit<RecordedCall, 'status'> {
+export function parseAwsRequest(
+  headers: IncomingMessage['headers'],
+  body: string,
+): Omit<RecordedCall, 'status'> {
   const scope = SCOPE.exec(String(headers.authorization ?? ''));
   if (!scope) throw new Error(`unsigned request reached the recorder: ${body.slice(0, 200)}`);
   const [, principal, region, service] = scope;
   const target = headers['x-amz-target'];
   if (typeof target === 'string') {
-    return { principal, region, service, operation: target.slice(target.lastIndexOf('.') + 1), params: body ? JSON.parse(body) : {} };
+    return {
+      principal,
+      region,
+      service,
+      operation: target.slice(target.lastIndexOf('.') + 1),
+      params: body ? JSON.parse(body) : {},
+    };
   }
   const form = Object.fromEntries(new URLSearchParams(body));
-  if (!form.Action) throw new Error(`cannot tell the ${service} operation of a request (no X-Amz-Target, no Action): ${body.slice(0, 200)}`);
+  if (!form.Action)
+    throw new Error(
+      `cannot tell the ${service} operation of a request (no X-Amz-Target, no Action): ${body.slice(0, 200)}`,
+    );
   const { Action, Version: _version, ...params } = form;
   return { principal, region, service, operation: Action, params };
 }
 
 /** An answer the proxy gives itself, for what the emulators do not model (it is recorded all the same). */
-export type Answer = (call: Omit<RecordedCall, 'status'>) => { status: number; body: string; contentType: string } | undefined;
+export type Answer = (
+  call: Omit<RecordedCall, 'status'>,
+) => { status: number; body: string; contentType: string } | undefined;
 
 /** `upstream(service)` says where a signing name goes (dynalite for dynamodb, moto for the rest). */
-export async function startRecordingProxy(upstream: (service: string) => string, answer: Answer = () => undefined): Promise<RecordingProxy> {
+export async function startRecordingProxy(
+  upstream: (service: string) => string,
+  answer: Answer = () => undefined,
+): Promise<RecordingProxy> {
   const calls: RecordedCall[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];

@@ -33,7 +33,17 @@ const HANDLERS: Record<string, { stack: StackName; path: string }> = {
   JitConfigFunction: { stack: 'Runners', path: 'Runners/functions/jit-config/handler' },
   InterruptionFunction: { stack: 'Runners', path: 'Runners/functions/interruption/handler' },
 };
-const TASK_STATES = ['RecordEvent', 'LoadSettings', 'Reconcile', 'Observe', 'Decide', 'ScaleOut', 'ScaleIn', 'RecordActivity', 'RecordFailure'];
+const TASK_STATES = [
+  'RecordEvent',
+  'LoadSettings',
+  'Reconcile',
+  'Observe',
+  'Decide',
+  'ScaleOut',
+  'ScaleIn',
+  'RecordActivity',
+  'RecordFailure',
+];
 for (const state of TASK_STATES) {
   const kebab = state.replace(/[A-Z]/g, (c, i: number) => (i ? '-' : '') + c.toLowerCase());
   HANDLERS[`${state}Function`] = { stack: 'AutoScaler', path: `AutoScaler/functions/${kebab}/handler` };
@@ -64,7 +74,10 @@ export async function recordAll(motoPath: string): Promise<Recording> {
       if (call.principal !== 'JitConfigFunction' || call.service !== 'autoscaling') return undefined;
       const body =
         call.operation === 'DescribeAutoScalingInstances'
-          ? xml(call.operation, `<AutoScalingInstances><member><InstanceId>${launching}</InstanceId><AutoScalingGroupName>${NAMES.group}</AutoScalingGroupName><AvailabilityZone>${REGION}a</AvailabilityZone><LifecycleState>Pending:Wait</LifecycleState><HealthStatus>HEALTHY</HealthStatus><ProtectedFromScaleIn>true</ProtectedFromScaleIn><LaunchTemplate><LaunchTemplateName>lt</LaunchTemplateName><Version>1</Version></LaunchTemplate></member></AutoScalingInstances>`)
+          ? xml(
+              call.operation,
+              `<AutoScalingInstances><member><InstanceId>${launching}</InstanceId><AutoScalingGroupName>${NAMES.group}</AutoScalingGroupName><AvailabilityZone>${REGION}a</AvailabilityZone><LifecycleState>Pending:Wait</LifecycleState><HealthStatus>HEALTHY</HealthStatus><ProtectedFromScaleIn>true</ProtectedFromScaleIn><LaunchTemplate><LaunchTemplateName>lt</LaunchTemplateName><Version>1</Version></LaunchTemplate></member></AutoScalingInstances>`,
+            )
           : call.operation === 'CompleteLifecycleAction'
             ? xml(call.operation, '')
             : undefined;
@@ -77,17 +90,37 @@ export async function recordAll(motoPath: string): Promise<Recording> {
   const work = mkdtempSync(join(tmpdir(), 'iam-evaluation-'));
   try {
     await dynamo.createTable(NAMES.table);
-    await writeSettings(dynamo.doc, NAMES.table, NAMES.pool, { ...DEFAULT_SETTINGS, scaleInCooldownSeconds: 0 }, 0);
+    await writeSettings(
+      dynamo.doc,
+      NAMES.table,
+      NAMES.pool,
+      { ...DEFAULT_SETTINGS, scaleInCooldownSeconds: 0 },
+      0,
+    );
     await provisionAwsResources(
       clients,
-      { name: NAMES.group, launchTemplateName: 'lt', floor: 1, max: 5, instanceTypes: ['m7i.large'], spotAllocationStrategy: 'price-capacity-optimized' },
+      {
+        name: NAMES.group,
+        launchTemplateName: 'lt',
+        floor: 1,
+        max: 5,
+        instanceTypes: ['m7i.large'],
+        spotAllocationStrategy: 'price-capacity-optimized',
+      },
       { name: NAMES.eventBus, rules: [] },
-      { [NAMES.webhookSecret]: TEST_SECRET, [NAMES.webhookSecretPrevious]: PREVIOUS_SECRET, [NAMES.credentials]: JSON.stringify({ type: 'pat', token: 'ghp_iam_evaluation' }) },
+      {
+        [NAMES.webhookSecret]: TEST_SECRET,
+        [NAMES.webhookSecretPrevious]: PREVIOUS_SECRET,
+        [NAMES.credentials]: JSON.stringify({ type: 'pat', token: 'ghp_iam_evaluation' }),
+      },
     );
     const groupOfInstance = new Map<string, string>();
     const refreshGroup = async () => {
-      const groups = await clients.autoScaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [NAMES.group] }));
-      for (const instance of groups.AutoScalingGroups?.[0]?.Instances ?? []) groupOfInstance.set(instance.InstanceId!, NAMES.group);
+      const groups = await clients.autoScaling.send(
+        new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [NAMES.group] }),
+      );
+      for (const instance of groups.AutoScalingGroups?.[0]?.Instances ?? [])
+        groupOfInstance.set(instance.InstanceId!, NAMES.group);
       return [...groupOfInstance.keys()];
     };
     const [instanceId] = await refreshGroup();
@@ -99,7 +132,17 @@ export async function recordAll(motoPath: string): Promise<Recording> {
       if (known) return known;
       const { stack, path } = HANDLERS[name];
       const variables = templates[stack].Resources[name].Properties.Environment?.Variables ?? {};
-      const env = { ...variables, GITHUB_API_URL: githubUrl, AWS_ENDPOINT_URL: proxy.endpoint, AWS_REGION: REGION, AWS_ACCESS_KEY_ID: name, AWS_SECRET_ACCESS_KEY: 'iam-evaluation', AWS_EC2_METADATA_DISABLED: 'true' };
+      const env = {
+        ...variables,
+        GITHUB_API_URL: githubUrl,
+        AWS_ENDPOINT_URL: proxy.endpoint,
+        AWS_REGION: REGION,
+        AWS_ACCESS_KEY_ID: name,
+        AWS_SECRET_ACCESS_KEY: 'iam-evaluation',
+        AWS_EC2_METADATA_DISABLED: 'true',
+        // The test machine's Node, not the Lambda runtime's: once per isolated SDK copy it would repeat.
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      };
       let module: { handler: (event: unknown, context?: unknown) => Promise<unknown> } | undefined;
       jest.isolateModules(() => {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -110,7 +153,11 @@ export async function recordAll(motoPath: string): Promise<Recording> {
         for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
         Object.assign(process.env, savedEnv, env);
         invoked.add(name);
-        return module!.handler(event, { functionName: name, awsRequestId: `iam-${invoked.size}`, getRemainingTimeInMillis: () => 60_000 });
+        return module!.handler(event, {
+          functionName: name,
+          awsRequestId: `iam-${invoked.size}`,
+          getRemainingTimeInMillis: () => 60_000,
+        });
       };
       handlers.set(name, run);
       return run;
@@ -119,9 +166,14 @@ export async function recordAll(motoPath: string): Promise<Recording> {
     await handlerOf('WebhookFunction')(await delivery(JSON.stringify(queuedJob())));
 
     launching = instanceId;
-    await handlerOf('JitConfigFunction')({ ...launchEvent(instanceId, { group: NAMES.group }), region: REGION });
+    await handlerOf('JitConfigFunction')({
+      ...launchEvent(instanceId, { group: NAMES.group }),
+      region: REGION,
+    });
     const parameterName = `${NAMES.runnerConfigPrefix}/${instanceId}`;
-    const stored = await clients.ssm.send(new GetParameterCommand({ Name: parameterName, WithDecryption: true }));
+    const stored = await clients.ssm.send(
+      new GetParameterCommand({ Name: parameterName, WithDecryption: true }),
+    );
     github.connectRunner(stored.Parameter!.Value!);
 
     // The runner instance, with the real bootstrap script and a recording `aws`.
@@ -149,18 +201,28 @@ export async function recordAll(motoPath: string): Promise<Recording> {
       },
     });
     const cli = readRecordedCli(record);
-    if (cli.length === 0) throw new Error(`the bootstrap made no aws call (exit ${boot.status}): ${boot.stderr.slice(-2000)}`);
+    if (cli.length === 0)
+      throw new Error(`the bootstrap made no aws call (exit ${boot.status}): ${boot.stderr.slice(-2000)}`);
 
     // The AutoScaler: the real state machine with each Task state's own function.
     const machine = new StateMachine(loadDefinition() as any, { validationOptions: { checkArn: true } });
-    const taskResourceLocalHandlers = Object.fromEntries(TASK_STATES.map((state) => [state, (input: unknown) => handlerOf(`${state}Function`)(input) as Promise<any>]));
-    const execute = (input: unknown) => machine.run(input as any, { overrides: { taskResourceLocalHandlers } }).result;
+    const taskResourceLocalHandlers = Object.fromEntries(
+      TASK_STATES.map((state) => [
+        state,
+        (input: unknown) => handlerOf(`${state}Function`)(input) as Promise<any>,
+      ]),
+    );
+    const execute = (input: unknown) =>
+      machine.run(input as any, { overrides: { taskResourceLocalHandlers } }).result;
     // Three queued jobs against one idle runner: scale-out.
     for (const job of [101, 102, 103]) await execute(jobEvent('queued', job));
     await refreshGroup();
     // GitHub knows none of those jobs: the reconcile repairs the ledger, and the idle runner is scaled in.
     await execute({ trigger: 'reconcile' });
-    await handlerOf('RecordFailureFunction')({ failure: { Error: 'States.TaskFailed', Cause: 'iam evaluation' }, execution: { Id: 'arn:aws:states:us-east-1:123456789012:express:m:e', Name: 'e' } });
+    await handlerOf('RecordFailureFunction')({
+      failure: { Error: 'States.TaskFailed', Cause: 'iam evaluation' },
+      execution: { Id: 'arn:aws:states:us-east-1:123456789012:express:m:e', Name: 'e' },
+    });
     const others = (await refreshGroup()).filter((id) => id !== instanceId);
     await handlerOf('InterruptionFunction')({
       version: '0',
@@ -174,11 +236,21 @@ export async function recordAll(motoPath: string): Promise<Recording> {
       detail: { 'instance-id': others[0] ?? instanceId, 'instance-action': 'terminate' },
     });
 
-    const operations: Operation[] = proxy.calls.map((call: RecordedCall) => ({ principal: call.principal, service: call.service, operation: call.operation, params: call.params, source: `${call.service} ${call.operation}` }));
+    const operations: Operation[] = proxy.calls.map((call: RecordedCall) => ({
+      principal: call.principal,
+      service: call.service,
+      operation: call.operation,
+      params: call.params,
+      source: `${call.service} ${call.operation}`,
+    }));
     operations.push(...cli.map((argv) => cliOperation('InstanceRole', argv)));
     const parameterTags = new Map<string, Record<string, string>>();
     for (const call of proxy.calls) {
-      if (call.operation === 'PutParameter' && call.params.Tags) parameterTags.set(call.params.Name, Object.fromEntries(call.params.Tags.map((t: { Key: string; Value: string }) => [t.Key, t.Value])));
+      if (call.operation === 'PutParameter' && call.params.Tags)
+        parameterTags.set(
+          call.params.Name,
+          Object.fromEntries(call.params.Tags.map((t: { Key: string; Value: string }) => [t.Key, t.Value])),
+        );
     }
     return { operations, invoked, groupOfInstance, parameterTags, instanceId };
   } finally {
