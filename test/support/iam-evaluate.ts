@@ -30,6 +30,8 @@ export interface Verdict {
   request: IamRequest;
   result: 'Allowed' | 'ImplicitlyDenied' | 'ExplicitlyDenied' | 'Error';
   detail?: string;
+  /** The identity statements (by Sid, or position without one) that allowed it. */
+  allowedBy?: string[];
 }
 
 /**
@@ -108,7 +110,15 @@ export async function evaluate(request: IamRequest, principals: Map<string, Prin
       result: 'Error',
       detail: `context keys not evaluated for ${request.action}: ${ignored.join(', ')}`,
     };
-  return { request, result: response.overallResult as Verdict['result'] };
+  const allows =
+    response.resultType === 'single'
+      ? (response.result.analysis.identityAnalysis?.allowStatements ?? [])
+      : [];
+  return {
+    request,
+    result: response.overallResult as Verdict['result'],
+    allowedBy: allows.map((a) => a.explain.identifier),
+  };
 }
 
 export function describeVerdict(v: Verdict): string {
