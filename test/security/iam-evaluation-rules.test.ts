@@ -102,6 +102,15 @@ describe('from a request to IAM requests (iam-data)', () => {
     });
   });
 
+  it('an advanced-tier SecureString is encrypted with a data key (kms:GenerateDataKey through SSM)', async () => {
+    const name = `${NAMES.runnerConfigPrefix}/${INSTANCE}`;
+    const requests = await toIamRequests(
+      op('ssm', 'PutParameter', { Name: name, Type: 'SecureString', Tier: 'Advanced', KeyId: KMS_KEY_ARN }),
+      env(),
+    );
+    expect(requests.map((r) => r.action).sort()).toEqual(['kms:GenerateDataKey', 'ssm:PutParameter']);
+  });
+
   it('wildcard-only actions are requested on "*"', async () => {
     const [request] = await toIamRequests(
       op('ec2', 'DescribeInstances', { 'InstanceId.1': INSTANCE }),

@@ -102,8 +102,11 @@ const DERIVED: Record<string, (op: Operation, env: Environment, arns: string[]) 
       ? arns.map((arn) => kmsCall(op, env, 'Decrypt', arn))
       : [],
   'ssm:PutParameter': (op, env, arns) => [
+    // Standard tier: KMS Encrypt under the key; advanced tier: envelope encryption, a data key from GenerateDataKey.
     ...(op.params.Type === 'SecureString' && op.params.KeyId
-      ? arns.map((arn) => kmsCall(op, env, 'Encrypt', arn))
+      ? arns.map((arn) =>
+          kmsCall(op, env, op.params.Tier === 'Advanced' ? 'GenerateDataKey' : 'Encrypt', arn),
+        )
       : []),
     // Tags on PutParameter also need ssm:AddTagsToResource (PutParameter's "Tags" in the SSM API reference).
     ...((op.params.Tags ?? []).length
