@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { toIamRequests, type Environment, type Operation } from '../support/iam-actions';
 import { cliOperation } from '../support/iam-cli';
 import { evaluate } from '../support/iam-evaluate';
@@ -9,6 +12,7 @@ import {
   principalsOf,
   REGION,
   transformStack,
+  transformTemplate,
   type Principal,
 } from '../support/iam-templates';
 
@@ -246,5 +250,44 @@ describeWithSamTranslator('the evaluator refuses requests it would not evaluate 
       result: 'Error',
       detail: expect.stringContaining('context keys not evaluated for ssm:GetParameter: ssm:NoSuchKey'),
     });
+  });
+});
+
+describeWithSamTranslator('a role SAM generates for a function without Role', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sam-role-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('is evaluated with its expanded policy templates and AWSLambdaBasicExecutionRole', async () => {
+    const path = join(dir, 'template.yaml');
+    writeFileSync(
+      path,
+      [
+        'Transform: AWS::Serverless-2016-10-31',
+        'Resources:',
+        '  Fn:',
+        '    Type: AWS::Serverless::Function',
+        '    Properties: { FunctionName: fn, Runtime: nodejs22.x, Handler: index.handler, CodeUri: ../dist/fn/, Policies: [{ DynamoDBReadPolicy: { TableName: t } }] }',
+      ].join('\n'),
+    );
+    const principals = new Map(
+      principalsOf('Small', transformTemplate(path, {}, 'small')).map((p) => [p.name, p]),
+    );
+    const check = async (operation: Operation) =>
+      Promise.all(
+        (await toIamRequests(operation, env())).map(
+          async (r) => `${r.action} ${(await evaluate(r, principals)).result}`,
+        ),
+      );
+    expect(await check(op('dynamodb', 'GetItem', { TableName: 't' }, 'Fn'))).toEqual([
+      'dynamodb:GetItem Allowed',
+    ]);
+    expect(await check(op('dynamodb', 'PutItem', { TableName: 't' }, 'Fn'))).toEqual([
+      'dynamodb:PutItem ImplicitlyDenied',
+    ]);
+    expect(await check(op('dynamodb', 'GetItem', { TableName: 'other' }, 'Fn'))).toEqual([
+      'dynamodb:GetItem ImplicitlyDenied',
+    ]);
+    const logs = op('logs', 'PutLogEvents', { logGroupName: '/aws/lambda/fn', logStreamName: 's' }, 'Fn');
+    expect(await check(logs)).toEqual(['logs:PutLogEvents Allowed']);
   });
 });

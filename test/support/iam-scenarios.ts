@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
+import { TASK_STATES } from '../../AutoScaler/src/handlers';
 import { writeSettings } from '../../lib/settings-store';
 import { DEFAULT_SETTINGS } from '../../lib/settings';
 import { createAwsClients, destroyAwsClients, provisionAwsResources } from '../../local/aws-mode';
@@ -33,17 +34,7 @@ const HANDLERS: Record<string, { stack: StackName; path: string }> = {
   JitConfigFunction: { stack: 'Runners', path: 'Runners/functions/jit-config/handler' },
   InterruptionFunction: { stack: 'Runners', path: 'Runners/functions/interruption/handler' },
 };
-const TASK_STATES = [
-  'RecordEvent',
-  'LoadSettings',
-  'Reconcile',
-  'Observe',
-  'Decide',
-  'ScaleOut',
-  'ScaleIn',
-  'RecordActivity',
-  'RecordFailure',
-];
+// Each Task state of the state machine is the function of the same name (statemachine/autoscaler.asl.json).
 for (const state of TASK_STATES) {
   const kebab = state.replace(/[A-Z]/g, (c, i: number) => (i ? '-' : '') + c.toLowerCase());
   HANDLERS[`${state}Function`] = { stack: 'AutoScaler', path: `AutoScaler/functions/${kebab}/handler` };

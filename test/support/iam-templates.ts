@@ -50,6 +50,24 @@ const EXPORTS = {
   [`${STACKS.Runners}-AutoScalingGroupName`]: NAMES.group,
 };
 
+/**
+ * AWS managed policies a role of these templates may carry, with their documents as AWS publishes them. SAM attaches
+ * AWSLambdaBasicExecutionRole to the role it generates for a function without `Role`
+ * (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSLambdaBasicExecutionRole.html).
+ */
+const MANAGED_POLICIES: Record<string, PolicyDocument> = {
+  'service-role/AWSLambdaBasicExecutionRole': {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: '*',
+      },
+    ],
+  },
+};
+
 export interface PolicyDocument {
   Version?: string;
   Statement: Array<Record<string, any>>;
@@ -59,7 +77,7 @@ export interface PolicyDocument {
 export interface Principal {
   /** The function's logical id (e.g. JitConfigFunction), or the role's for the instance (InstanceRole). */
   name: string;
-  stack: StackName;
+  stack: StackName | string;
   roleLogicalId: string;
   roleArn: string;
   policies: Array<{ name: string; policy: PolicyDocument }>;
@@ -70,47 +88,62 @@ export interface Principal {
 export type Transformed = Record<string, any>;
 
 export function transformStack(stack: StackName): Transformed {
+  return transformTemplate(join(ROOT, stack, 'template.yaml'), PARAMETERS[stack], STACKS[stack]);
+}
+
+/** Any SAM template, transformed and resolved as the three stacks are (the rule tests use small ones). */
+export function transformTemplate(
+  path: string,
+  parameters: Record<string, string>,
+  stackName: string,
+): Transformed {
   const options = {
-    parameters: PARAMETERS[stack],
+    parameters,
     exports: EXPORTS,
     physicalIds: { Table: NAMES.table },
     region: REGION,
     account: ACCOUNT,
-    stackName: STACKS[stack],
+    stackName,
   };
-  const out = execFileSync(
-    'python3',
-    [join(__dirname, 'sam-transform.py'), join(ROOT, stack, 'template.yaml'), JSON.stringify(options)],
-    { encoding: 'utf8', maxBuffer: 32 * 1024 * 1024 },
-  );
+  const out = execFileSync('python3', [join(__dirname, 'sam-transform.py'), path, JSON.stringify(options)], {
+    encoding: 'utf8',
+    maxBuffer: 32 * 1024 * 1024,
+  });
   const template = JSON.parse(out) as Transformed;
   const unresolved = JSON.stringify(template.Resources).match(/"Unresolved":\{[^}]*\}/g);
-  if (unresolved) throw new Error(`${stack}: unresolved after the transform: ${unresolved.join(', ')}`);
+  if (unresolved) throw new Error(`${path}: unresolved after the transform: ${unresolved.join(', ')}`);
   return template;
 }
 
 /** Every role of a transformed template that a function or the instance profile uses. */
-export function principalsOf(stack: StackName, template: Transformed): Principal[] {
+export function principalsOf(stack: StackName | string, template: Transformed): Principal[] {
   const resources = template.Resources as Record<string, { Type: string; Properties: Record<string, any> }>;
   const principal = (name: string, roleLogicalId: string, logGroupName?: string): Principal => {
     const role = resources[roleLogicalId];
     if (role?.Type !== 'AWS::IAM::Role')
       throw new Error(`${stack}: ${name} uses ${roleLogicalId}, which is not a role of the template`);
-    if ((role.Properties.ManagedPolicyArns ?? []).length)
-      throw new Error(
-        `${stack}: ${roleLogicalId} has managed policies; teach test/support/iam-templates.ts their documents`,
-      );
+    const managed = (role.Properties.ManagedPolicyArns ?? []).map((arn: string) => {
+      const document = MANAGED_POLICIES[String(arn).replace(/^arn:aws[a-z-]*:iam::aws:policy\//, '')];
+      if (!document)
+        throw new Error(
+          `${stack}: ${roleLogicalId} has the managed policy ${arn}; add its document to MANAGED_POLICIES in test/support/iam-templates.ts`,
+        );
+      return { name: String(arn), policy: document };
+    });
     return {
       name,
       stack,
       roleLogicalId,
       roleArn: `arn:aws:iam::${ACCOUNT}:role/${roleLogicalId}`,
-      policies: (role.Properties.Policies ?? []).map(
-        (p: { PolicyName: string; PolicyDocument: PolicyDocument }) => ({
-          name: p.PolicyName,
-          policy: p.PolicyDocument,
-        }),
-      ),
+      policies: [
+        ...(role.Properties.Policies ?? []).map(
+          (p: { PolicyName: string; PolicyDocument: PolicyDocument }) => ({
+            name: p.PolicyName,
+            policy: p.PolicyDocument,
+          }),
+        ),
+        ...managed,
+      ],
       logGroupName,
     };
   };
