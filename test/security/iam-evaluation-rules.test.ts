@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toIamRequests, type Environment, type Operation } from '../support/iam-actions';
 import { cliOperation } from '../support/iam-cli';
-import { evaluate } from '../support/iam-evaluate';
+import { describeVerdict, evaluate } from '../support/iam-evaluate';
+import { evaluateInvocation, invocationsOf } from '../support/iam-invocations';
 import {
   ACCOUNT,
   describeWithSamTranslator,
@@ -289,5 +290,36 @@ describeWithSamTranslator('a role SAM generates for a function without Role', ()
     ]);
     const logs = op('logs', 'PutLogEvents', { logGroupName: '/aws/lambda/fn', logStreamName: 's' }, 'Fn');
     expect(await check(logs)).toEqual(['logs:PutLogEvents Allowed']);
+  });
+});
+
+describeWithSamTranslator('functions invoked by rules and routes (resource-based policies)', () => {
+  const templates = () =>
+    (['Infrastructure', 'AutoScaler', 'Runners'] as const).map((stack) => transformStack(stack));
+
+  it('every rule and HTTP API route that targets a function may invoke it', async () => {
+    const invocations = templates().flatMap((t) => invocationsOf(t));
+    expect(invocations.map((i) => `${i.principal} ${i.resource.split(':').pop()}`).sort()).toEqual([
+      'apigateway.amazonaws.com runner-autoscaler-infrastructure-webhook',
+      'events.amazonaws.com runner-autoscaler-runners-interruption',
+      'events.amazonaws.com runner-autoscaler-runners-jit-config',
+    ]);
+    const verdicts = await Promise.all(invocations.map(evaluateInvocation));
+    expect(verdicts.filter((v) => v.result !== 'Allowed').map(describeVerdict)).toEqual([]);
+  });
+
+  it('is denied without its permission, or from another rule', async () => {
+    const [runners] = templates().slice(2);
+    const jit = invocationsOf(runners).find((i) => i.resource.endsWith('-jit-config'))!;
+    const withoutPermission = { ...jit, functionPolicy: { ...jit.functionPolicy, Statement: [] } };
+    expect((await evaluateInvocation(withoutPermission)).result).toBe('ImplicitlyDenied');
+    const otherRule = {
+      ...jit,
+      context: {
+        ...jit.context,
+        'aws:SourceArn': `arn:aws:events:${REGION}:${ACCOUNT}:rule/InterruptionRule`,
+      },
+    };
+    expect((await evaluateInvocation(otherRule)).result).toBe('ImplicitlyDenied');
   });
 });
