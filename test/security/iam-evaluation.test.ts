@@ -30,7 +30,10 @@ function principalsByName(templates: Record<StackName, Record<string, any>>): Ma
   return map;
 }
 
-/** The Lambda service writes each invocation's logs with the function's role (a stream per container). */
+/**
+ * Lambda writes each function's logs with its execution role: logs:CreateLogStream and logs:PutLogEvents on its log
+ * group, a stream per container (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html).
+ */
 function runtimeLogOperations(invoked: Set<string>, principals: Map<string, Principal>): Operation[] {
   return [...invoked].flatMap((name) => {
     const params = {

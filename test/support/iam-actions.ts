@@ -108,7 +108,8 @@ const DERIVED: Record<string, (op: Operation, env: Environment, arns: string[]) 
           kmsCall(op, env, op.params.Tier === 'Advanced' ? 'GenerateDataKey' : 'Encrypt', arn),
         )
       : []),
-    // Tags on PutParameter also need ssm:AddTagsToResource (PutParameter's "Tags" in the SSM API reference).
+    // Creating a parameter with tags needs ssm:PutParameter and ssm:AddTagsToResource
+    // (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-ssm-parameter.html).
     ...((op.params.Tags ?? []).length
       ? [
           {

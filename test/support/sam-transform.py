@@ -111,7 +111,8 @@ class Resolver:
         if attribute == "Arn":
             # ARN formats as CloudFormation returns them (each resource type's "Return values").
             if kind == "AWS::Logs::LogGroup":
-                # Fn::GetAtt Arn of a log group ends in ":*" (AWS::Logs::LogGroup return values).
+                # Fn::GetAtt Arn of a log group ends in ":*", so it covers the group's streams (AWS::Logs::LogGroup
+                # return values, https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-loggroup.html).
                 return f"arn:{partition}:logs:{region}:{account}:log-group:{name}:*"
             if kind == "AWS::DynamoDB::Table":
                 return f"arn:{partition}:dynamodb:{region}:{account}:table/{name}"
