@@ -1,7 +1,7 @@
 import { DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
@@ -185,22 +185,25 @@ export async function recordAll(motoPath: string): Promise<Recording> {
     );
     github.connectRunner(stored.Parameter!.Value!);
 
-    // The runner instance, with the real bootstrap script and a recording `aws`.
+    // The runner instance: the real bootstrap, as the launch template ships it, with a recording `aws`.
     const bin = join(work, 'bin');
     writeRecordingAws(bin, stored.Parameter!.Value!);
     writeInstanceStubs(bin, join(work, 'actions-runner'), instanceId);
     const record = join(work, 'aws.jsonl');
-    const boot = spawnSync('bash', [join(ROOT, 'Runners/bootstrap/runner-bootstrap.sh')], {
+    // The instance runs its user data: the template's header (region, prefix, group, ...) and the embedded script.
+    const launchTemplate = Object.values(templates.Runners.Resources as Record<string, any>).find(
+      (r) => r.Type === 'AWS::EC2::LaunchTemplate',
+    );
+    const userData = join(work, 'user-data.sh');
+    writeFileSync(userData, String(launchTemplate.Properties.LaunchTemplateData.UserData));
+    const boot = spawnSync('bash', [userData], {
       encoding: 'utf8',
       timeout: 30_000,
       env: {
         PATH: `${bin}:${process.env.PATH}`,
         HOME: work,
         AWS_RECORD: record,
-        AWS_REGION: REGION,
-        RUNNER_CONFIG_PREFIX: NAMES.runnerConfigPrefix,
-        RUNNER_VERSION: '2.329.0',
-        AUTO_SCALING_GROUP_NAME: NAMES.group,
+        // What an instance has that a test machine has not: a runner directory, a runner user, a packet filter.
         SHUTDOWN_COMMAND: 'true',
         RUNNER_DIR: join(work, 'actions-runner'),
         RUN_AS: 'env',
