@@ -5,9 +5,11 @@ import {
   ACCOUNT,
   describeWithSamTranslator,
   KMS_KEY_ARN,
+  NAMES,
   principalsOf,
   REGION,
   transformAll,
+  transformStack,
   type Principal,
   type StackName,
 } from '../support/iam-templates';
@@ -267,6 +269,18 @@ describeWithSamTranslator('IAM evaluation (SAM-transformed roles)', () =>
       ['InterruptionFunction', 'ssm:GetParameter'],
     ])('recorded %s sending %s', (principal, action) => {
       expect(requests.filter((r) => r.principal === principal).map((r) => r.action)).toContain(action);
+    });
+
+    it('fails, naming the denial, when ReadPoolSettings is removed from Runners/template.yaml (transformed again)', async () => {
+      const edited = new Map(principals);
+      for (const p of principalsOf(
+        'Runners',
+        transformStack('Runners', [['JitConfigRole', 'ReadPoolSettings']]),
+      ))
+        edited.set(p.name, p);
+      expect((await denials(requests, edited)).map(describeVerdict)).toEqual([
+        `ImplicitlyDenied: JitConfigFunction dynamodb:BatchGetItem on arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${NAMES.table} (from dynamodb BatchGetItem)`,
+      ]);
     });
 
     it.each([

@@ -37,12 +37,33 @@ def main():
             props["CodeUri"] = "s3://bucket/code.zip"
         if resource.get("Type") == "AWS::Serverless::StateMachine" and isinstance(props.get("DefinitionUri"), str):
             props["DefinitionUri"] = "s3://bucket/definition.json"
+    for role, sid in options.get("dropStatements", []):
+        drop_statement(template, role, sid)
     parameters = {name: spec.get("Default") for name, spec in template.get("Parameters", {}).items()}
     parameters.update(options.get("parameters", {}))
     # The translator reads the region for its own ARNs from the environment (as boto does).
     os.environ["AWS_DEFAULT_REGION"] = options.get("region", "us-east-1")
     transformed = transform(template, dict(parameters), NoManagedPolicies())
     print(json.dumps(Resolver(transformed, parameters, options).resolved(), indent=1))
+
+
+def drop_statement(template, role, sid):
+    """Removes the statement `sid` of `role` from the template as written (also inside an Fn::If), before the
+    transform: the test that shows the evaluation fails without it edits the template, not the evaluator's input."""
+
+    def has_sid(statement):
+        if isinstance(statement, dict) and "Fn::If" in statement:
+            return any(has_sid(branch) for branch in statement["Fn::If"][1:])
+        return isinstance(statement, dict) and statement.get("Sid") == sid
+
+    dropped = 0
+    for policy in template["Resources"][role]["Properties"].get("Policies", []):
+        statements = policy["PolicyDocument"]["Statement"]
+        kept = [s for s in statements if not has_sid(s)]
+        dropped += len(statements) - len(kept)
+        policy["PolicyDocument"]["Statement"] = kept
+    if dropped != 1:
+        raise SystemExit(f"{role} has {dropped} statements with Sid {sid}")
 
 
 class Resolver:
