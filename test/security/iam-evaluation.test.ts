@@ -5,7 +5,6 @@ import {
   ACCOUNT,
   describeWithSamTranslator,
   KMS_KEY_ARN,
-  NAMES,
   principalsOf,
   REGION,
   transformAll,
