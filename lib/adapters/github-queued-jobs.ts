@@ -50,14 +50,15 @@ export interface QueuedJobScanOptions {
   isRateLimited: (error: unknown) => boolean;
 }
 
-type RawJob = { id: number; run_id: number; status: string; conclusion: string | null; labels: string[]; runner_name: string | null; created_at?: string | null };
+/** A job as GitHub's REST API returns it (the fields we read). */
+export type RawJob = { id: number; run_id: number; status: string; conclusion: string | null; labels: string[]; runner_name: string | null; created_at?: string | null };
 type RawRun = { id: number; status: string };
 type RawRepository = { full_name: string; archived?: boolean; pushed_at?: string | null };
 
 /** Run statuses that may hold a queued job (everything but completed). */
 const OPEN_RUN = new Set(['queued', 'in_progress', 'waiting', 'pending', 'requested']);
 
-function toJob(raw: RawJob, repository: string): GitHubJob {
+export function toJob(raw: RawJob, repository: string): GitHubJob {
   return {
     id: raw.id,
     runId: raw.run_id,

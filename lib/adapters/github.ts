@@ -17,7 +17,7 @@ import type {
   RunnerRegistration,
 } from '../ports';
 import { redeliverFailed, type RedeliveryOptions } from './github-deliveries';
-import { scanQueuedJobs } from './github-queued-jobs';
+import { scanQueuedJobs, toJob, type RawJob } from './github-queued-jobs';
 
 /**
  * GitHubPort over Octokit (core + pagination): organization or repository scope, a PAT or a
@@ -202,29 +202,6 @@ function splitRepository(repository: string): { owner: string; repo: string } {
   const match = /^([^/\s]+)\/([^/\s]+)$/.exec(repository);
   if (!match) throw new Error(`repository must be "owner/name", got "${repository}"`);
   return { owner: match[1], repo: match[2] };
-}
-
-type RawJob = {
-  id: number;
-  run_id: number;
-  status: string;
-  conclusion: string | null;
-  labels: string[];
-  runner_name: string | null;
-  created_at?: string | null;
-};
-
-function toJob(raw: RawJob, repository: string): GitHubJob {
-  return {
-    id: raw.id,
-    runId: raw.run_id,
-    repository,
-    status: raw.status,
-    conclusion: raw.conclusion ?? null,
-    labels: raw.labels ?? [],
-    runnerName: raw.runner_name ?? null,
-    createdAt: raw.created_at ?? null,
-  };
 }
 
 type RawRunner = { id: number; name: string; status: string; busy: boolean; labels: Array<{ name: string }> };
