@@ -618,15 +618,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       series.push({ t: clock.now(), queued: sim.jobCounts().queued, busy: count('busy'), idle: count('idle'), booting: count('booting'), desired: group.desired });
       if (series.length > 900) series.splice(0, series.length - 900);
     };
-    let sampling = false;
+    // The sample in flight is awaited on stop: it reads the table, and a read that reaches dynalite after
+    // its store closed throws "Database is closed" out of dynalite's own callback (seen in a loaded CI run).
+    let sampling: Promise<unknown> | undefined;
     const sampler = setInterval(() => {
       if (sampling) return;
-      sampling = true;
-      void Promise.all([sample(), refreshSettings()])
+      sampling = Promise.all([sample(), refreshSettings()])
         .catch((error) => logger.warn('sampling failed', { error: String(error) }))
-        .finally(() => (sampling = false));
+        .finally(() => (sampling = undefined));
     }, options.sampleMs ?? 1000);
-    cleanups.push(() => clearInterval(sampler));
+    cleanups.push(async () => {
+      clearInterval(sampler);
+      await sampling;
+    });
     await sample();
 
     const urls: LocalStackUrls = {

@@ -107,6 +107,16 @@ describeWithAutoScaler('local stack, shutdown', () => {
     await stack.stop();
     for (const url of urls) await expect(fetch(url)).rejects.toThrow();
   });
+
+  // The dashboard's sampler reads the table every sampleMs; a read still in flight when dynalite closed
+  // threw "Database is closed" out of dynalite's callback and took the process down (a loaded CI run).
+  it('stops cleanly while its sampler is reading the table', async () => {
+    for (let i = 0; i < 10; i++) {
+      const stack = await startLocalStack({ port: 0, bootSeconds: 0.1, logLevel: 'SILENT', sampleMs: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 5 + (i % 5)));
+      await stack.stop();
+    }
+  }, 60000);
 });
 
 describeWithAutoScaler('local stack, --data-dir', () => {
