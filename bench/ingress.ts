@@ -5,7 +5,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createWebhookHandler } from '../Infrastructure/src/webhook';
-import { loadTemplate, parameterDefaults } from '../lib/cfn-template';
+import { loadTemplate, parameterDefaults, runnerLabelsImport } from '../lib/cfn-template';
 import { DEFAULT_POOL_LABELS } from '../lib/labels';
 import { LocalBus, rulesFromTemplate } from '../local/bus';
 import { toApiGatewayEvent } from '../local/stack';
@@ -91,7 +91,7 @@ export async function benchIngress(options: IngressOptions = {}): Promise<Ingres
   const requests = options.requests ?? 20_000;
   const concurrency = options.concurrency ?? 32;
   const template = loadTemplate(join(ROOT, 'AutoScaler', 'template.yaml'));
-  const names = { ...parameterDefaults(template), EventBus: 'bench', EventBusName: 'bench', 'AWS::StackName': 'bench', 'AWS::Region': 'us-east-1', 'AWS::AccountId': '000000000000' };
+  const names = { ...parameterDefaults(template), ...runnerLabelsImport(template, DEFAULT_POOL_LABELS), EventBus: 'bench', EventBusName: 'bench', 'AWS::StackName': 'bench', 'AWS::Region': 'us-east-1', 'AWS::AccountId': '000000000000' };
   let matched = 0;
   const bus = new LocalBus({
     rules: rulesFromTemplate(template, 'StateMachine', names),
